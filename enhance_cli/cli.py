@@ -1,0 +1,238 @@
+"""The ``enhance`` command line: parse options, then call the library."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from enhance_cli import __version__
+
+app = typer.Typer(
+    name="enhance",
+    help=(
+        "Neural image enhancement on a laptop CPU.\n\n"
+        "Examples:\n\n"
+        "  enhance restore --task noise --level 25 photo.png\n\n"
+        "  enhance restore --task noise --level auto shots/ -o clean/ --report run.json\n\n"
+        "  cat in.png | enhance restore --task noise --level auto - -o - > out.png"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+stderr = Console(stderr=True)
+
+
+class OutputFormat(str, Enum):
+    png = "png"
+    tiff = "tiff"
+    jpeg = "jpeg"
+    webp = "webp"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class Task(str, Enum):
+    noise = "noise"
+
+
+# Options every image command shares (the CLI contract).
+Inputs = Annotated[
+    list[str],
+    typer.Argument(help="Image files, directories of images, or - for one image on stdin.", show_default=False),
+]
+Output = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output file, directory (several inputs, or ends in /), or - for stdout. "
+        "Default: next to each input as <stem>_<command>.<ext>.",
+        show_default=False,
+    ),
+]
+Format = Annotated[
+    OutputFormat | None,
+    typer.Option(help="Output format. Default: png, or what the -o file's extension says.", show_default=False),
+]
+Bits = Annotated[
+    int | None,
+    typer.Option(
+        min=8, max=16, help="Bits per sample for png/tiff: 8 or 16. Default: the input's depth.", show_default=False
+    ),
+]
+Quality = Annotated[
+    int | None, typer.Option(min=1, max=100, help="JPEG/WebP quality.  [default: 95]", show_default=False)
+]
+Overwrite = Annotated[bool, typer.Option(help="Replace existing outputs (they are skipped otherwise).")]
+Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-directories of directory inputs.")]
+Tile = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="Tile size in pixels; 0 = whole image. Default: chosen from a 1 GiB memory budget.",
+        show_default=False,
+    ),
+]
+TileOverlap = Annotated[int, typer.Option(min=0, help="Overlap between tiles in pixels, blended smoothly.")]
+Model = Annotated[
+    str | None, typer.Option(help="Model name from `enhance models`. Default: the task's default.", show_default=False)
+]
+DeviceOption = Annotated[Device, typer.Option(help="Where to run: auto picks cuda, then mps, then cpu.")]
+Threads = Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.", show_default=False)]
+Report = Annotated[
+    Path | None,
+    typer.Option(
+        help="Write a JSON report (per image: level, size, tiles, FLOPs, timings) to this file.", show_default=False
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary on stderr.")]
+Debug = Annotated[bool, typer.Option(help="Show a traceback when an input fails.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"enhance {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Neural image enhancement on a laptop CPU."""
+
+
+def parse_level(text: str) -> float | None:
+    """``auto`` -> None (estimate per image); otherwise a non-negative number."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter(f"expected a number or 'auto', got {text!r}", param_hint="--level") from None
+    if value < 0 or value != value:
+        raise typer.BadParameter(f"must be >= 0, got {text}", param_hint="--level")
+    return value
+
+
+@app.command()
+def restore(
+    inputs: Inputs,
+    task: Annotated[Task, typer.Option(help="What to remove: noise (Gaussian-like sensor noise).")] = Task.noise,
+    level: Annotated[
+        str,
+        typer.Option(
+            help="Degradation level: for noise, sigma on the 0-255 scale (5-75), or auto to estimate it per image."
+        ),
+    ] = "auto",
+    output: Output = None,
+    format: Format = None,
+    bits: Bits = None,
+    quality: Quality = None,
+    overwrite: Overwrite = False,
+    recursive: Recursive = False,
+    tile: Tile = None,
+    tile_overlap: TileOverlap = 32,
+    model: Model = None,
+    device: DeviceOption = Device.auto,
+    threads: Threads = None,
+    report: Report = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Restore images with an adaptive network that takes the degradation level as input.
+
+    One model covers a continuous range of levels. Give the level you know, or --level auto
+    to let a small CNN estimate it per image.
+
+    Examples:
+
+      enhance restore --task noise --level 25 photo.png          # writes photo_restore.png
+
+      enhance restore --level auto scans/ -o clean/ --bits 16
+
+      enhance restore --level 15 a.jpg -o a.tif --report run.json
+    """
+    from enhance_cli.commands import run_restore
+
+    if bits not in (None, 8, 16):
+        raise typer.BadParameter("must be 8 or 16", param_hint="--bits")
+    code = run_restore(
+        inputs=inputs,
+        task=task.value,
+        level=parse_level(level),
+        output=output,
+        format=format.value if format else None,
+        bits=bits,
+        quality=quality,
+        overwrite=overwrite,
+        recursive=recursive,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        model=model,
+        device=device.value,
+        threads=threads,
+        report=report,
+        quiet=quiet,
+        debug=debug,
+        command="restore",
+    )
+    raise typer.Exit(code)
+
+
+@app.command("models")
+def list_models(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the registry as JSON.")] = False,
+) -> None:
+    """List the models in the registry: task, size, cost per pixel, levels and headline results."""
+    from enhance_cli.commands import show_models
+
+    show_models(json_output)
+
+
+@app.command("eval")
+def evaluate(
+    folder: Annotated[Path, typer.Argument(help="Folder of clean reference images.", exists=True, file_okay=False)],
+    task: Annotated[Task, typer.Option(help="Degradation to synthesise and remove.")] = Task.noise,
+    level: Annotated[str, typer.Option(help="Level to synthesise (e.g. sigma 25).")] = "25",
+    restore_level: Annotated[
+        str | None,
+        typer.Option(
+            help="Level given to the model (a number or auto). Default: the synthesised level.", show_default=False
+        ),
+    ] = None,
+    model: Model = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N images.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic degradation.")] = 0,
+    tile: Tile = None,
+    threads: Threads = None,
+    json_output: Annotated[Path | None, typer.Option("--json", help="Also write per-image results here.")] = None,
+) -> None:
+    """Measure a model on a folder: synthesise the degradation, restore, print PSNR/SSIM (RGB and Y).
+
+    The degraded input's own scores are printed beside the model's.
+
+    Example:
+
+      enhance eval ../shared/data/test/CBSD68 --task noise --level 25
+    """
+    from enhance_cli.commands import run_eval
+
+    synthesised = parse_level(level)
+    if synthesised is None:
+        raise typer.BadParameter("the synthesised level must be a number", param_hint="--level")
+    given = synthesised if restore_level is None else parse_level(restore_level)
+    run_eval(folder, task.value, synthesised, given, model, limit, seed, tile, threads, json_output)

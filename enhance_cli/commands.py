@@ -1,0 +1,179 @@
+"""What each CLI command does, as plain functions (the CLI only parses options)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from enhance_cli.paths import UsageError, plan_jobs
+from enhance_cli.pipeline import Runner, RunOptions, WriteOptions
+from enhance_cli.registry import ModelNotFound, build_architecture, list_cards
+from enhance_cli.restorer import Restorer
+from enhance_cli.tasks import TASKS
+
+stderr = Console(stderr=True, highlight=False)
+
+
+def run_restore(
+    inputs: list[str],
+    task: str,
+    level: float | None,
+    output: str | None = None,
+    format: str | None = None,
+    bits: int | None = None,
+    quality: int | None = None,
+    overwrite: bool = False,
+    recursive: bool = False,
+    tile: int | None = None,
+    tile_overlap: int = 32,
+    model: str | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    report: Path | None = None,
+    quiet: bool = False,
+    debug: bool = False,
+    command: str = "restore",
+) -> int:
+    """Restore every input; return the exit status (0 all ok, 1 some failed, 2 usage error)."""
+    try:
+        if bits == 16 and format in ("jpeg", "webp"):
+            raise UsageError(f"--bits 16 needs png or tiff, not {format}")
+        jobs = plan_jobs(inputs, output, command, format, recursive)
+        if not jobs:
+            raise UsageError(f"no images found in {' '.join(inputs)}")
+        if threads:
+            torch.set_num_threads(threads)
+        restorer = Restorer.for_task(task, model, device=device, tile=tile, tile_overlap=tile_overlap)
+    except (UsageError, ModelNotFound, ValueError) as error:
+        stderr.print(f"[red]error[/]: {escape(str(error))}", soft_wrap=True)
+        return 2
+    spec = restorer.card.level
+    if level is not None and not spec.minimum <= level <= spec.maximum:
+        stderr.print(
+            f"[yellow]note[/]: {spec.name} {level:g} is outside the trained range "
+            f"{spec.minimum:g}-{spec.maximum:g}; using {restorer.check_level(level):g}"
+        )
+
+    def process(picture, progress):
+        return restorer.restore(picture, level, progress)
+
+    options = RunOptions(
+        command=command,
+        model=restorer.card.name,
+        params=restorer.params,
+        write=WriteOptions(bits=bits, quality=quality, overwrite=overwrite),
+        report=report,
+        quiet=quiet,
+        debug=debug,
+    )
+    records = Runner(process, options).run(jobs)
+    return 0 if all(r["ok"] for r in records) else 1
+
+
+def model_rows() -> list[dict]:
+    """One row per registered model, with its measured cost."""
+    from enhance_cli.flops import flops_per_pixel, parameter_count
+
+    rows = []
+    for card in list_cards():
+        network = build_architecture(card.architecture, card.config).eval()
+        if hasattr(network, "set_level"):
+            network.set_level(0.5)
+        rows.append(
+            {
+                "name": card.name,
+                "task": card.task if card.level else f"{card.task} (estimator)",
+                "default": card.default_for_task,
+                "params": parameter_count(network),
+                "flops_per_pixel": flops_per_pixel(network),
+                "levels": f"{card.level.name} {card.level.minimum:g}-{card.level.maximum:g}" if card.level else "",
+                "headline": card.extra.get("headline", ""),
+                "sha256": card.sha256,
+            }
+        )
+    return rows
+
+
+def show_models(as_json: bool) -> None:
+    rows = model_rows()
+    console = Console()
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+    table = Table(box=None)
+    for column in ("name", "task", "params", "kFLOPs/px", "levels", "headline results"):
+        table.add_column(column, justify="right" if column in ("params", "kFLOPs/px") else "left")
+    for row in rows:
+        name = row["name"] + (" (default)" if row["default"] else "")
+        table.add_row(
+            name,
+            row["task"],
+            f"{row['params'] / 1e6:.2f} M",
+            f"{row['flops_per_pixel'] / 1e3:.0f}",
+            row["levels"],
+            row["headline"],
+        )
+    console.print(table)
+
+
+def run_eval(
+    folder: Path,
+    task: str,
+    level: float,
+    given_level: float | None,
+    model: str | None,
+    limit: int | None,
+    seed: int,
+    tile: int | None,
+    threads: int | None,
+    json_path: Path | None,
+) -> None:
+    from enhance_cli.evaluate import evaluate_folder, mean_scores
+
+    if threads:
+        torch.set_num_threads(threads)
+    restorer = Restorer.for_task(task, model, tile=tile, device="cpu")
+    scores = evaluate_folder(restorer, folder, task, level, given_level, limit, seed)
+    degraded, restored = mean_scores(scores, "degraded"), mean_scores(scores, "restored")
+    table = Table(
+        title=f"{restorer.card.name} on {folder.name} ({len(scores)} images), {TASKS[task].level_name} {level:g}",
+        box=None,
+    )
+    for column in ("", "PSNR RGB", "SSIM RGB", "PSNR Y", "SSIM Y"):
+        table.add_column(column, justify="right")
+    for label, values in (("degraded input", degraded), (restorer.card.name, restored)):
+        table.add_row(
+            label,
+            f"{values['psnr_rgb']:.2f}",
+            f"{values['ssim_rgb']:.4f}",
+            f"{values['psnr_y']:.2f}",
+            f"{values['ssim_y']:.4f}",
+        )
+    console = Console()
+    console.print(table)
+    levels = [s.level for s in scores]
+    console.print(
+        f"level used: mean {np.mean(levels):.2f} (min {min(levels):.2f}, max {max(levels):.2f}); "
+        f"{np.mean([s.seconds for s in scores]):.3f} s per image"
+    )
+    if json_path:
+        json_path.write_text(
+            json.dumps(
+                {
+                    "model": restorer.card.name,
+                    "task": task,
+                    "level": level,
+                    "degraded": degraded,
+                    "restored": restored,
+                    "images": [asdict(s) for s in scores],
+                },
+                indent=2,
+            )
+        )

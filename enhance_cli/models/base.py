@@ -1,0 +1,36 @@
+"""What every restoration architecture provides to the engine."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from enhance_cli.nn import set_level
+
+
+class RestorationModel(nn.Module):
+    """An image-to-image network on NCHW tensors in [0, 1].
+
+    Subclasses implement ``restore`` for inputs whose sides are multiples of
+    ``scale_multiple``; ``forward`` pads any input to that and crops the result.
+    """
+
+    scale_multiple: int = 1
+    # Peak bytes of activations per input pixel at inference; sizes automatic tiles.
+    working_bytes_per_pixel: float = 1024.0
+
+    def restore(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        m = self.scale_multiple
+        pad_h, pad_w = -height % m, -width % m
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        return self.restore(x, level)[..., :height, :width]
+
+    def set_level(self, level: float | None) -> None:
+        """Fold level-conditioned layers for one level (inference)."""
+        set_level(self, level)

@@ -1,0 +1,28 @@
+"""DnCNN (Zhang et al. 2017): the speed reference for our models, not a shipped model."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from enhance_cli.registry import register_architecture
+
+
+@register_architecture("dncnn")
+class DnCNN(nn.Module):
+    """``depth`` 3x3 convs of ``channels`` features with batch norm; predicts the noise."""
+
+    def __init__(self, in_channels: int = 3, depth: int = 17, channels: int = 64) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, channels, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(depth - 2):
+            layers += [
+                nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+                nn.BatchNorm2d(channels),
+                nn.ReLU(inplace=True),
+            ]
+        layers.append(nn.Conv2d(channels, in_channels, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x - self.body(x)

@@ -1,0 +1,52 @@
+"""Blind level estimator: a small CNN that reads the degradation level off an image.
+
+Five convs and three fully connected layers (the HyperRes paper's shape); global average
+pooling lets it take any crop size. ``estimate`` scores several crops spread over the image
+and takes their median, so one busy or flat region cannot swing the answer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from enhance_cli.registry import register_architecture
+
+
+@register_architecture("level-estimator")
+class LevelEstimator(nn.Module):
+    def __init__(self, in_channels: int = 3, channels: int = 32) -> None:
+        super().__init__()
+        c = channels
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, 2 * c, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(2 * c, 2 * c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(2 * c, 2 * c, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.head = nn.Sequential(nn.Linear(2 * c, 2 * c), nn.ReLU(), nn.Linear(2 * c, c), nn.ReLU(), nn.Linear(c, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised level per image, shape (N,)."""
+        return self.head(self.features(x)).squeeze(1)
+
+    @torch.inference_mode()
+    def estimate(self, image: np.ndarray, crop: int = 96, crops: int = 16) -> float:
+        """Median normalised level over up to ``crops`` crops on a regular grid of an H x W x 3 image."""
+        height, width = image.shape[:2]
+        crop = min(crop, height, width)
+        per_side = max(1, int(np.sqrt(crops)))
+        tops = np.linspace(0, height - crop, per_side).round().astype(int)
+        lefts = np.linspace(0, width - crop, per_side).round().astype(int)
+        batch = np.stack([image[t : t + crop, s : s + crop] for t in tops for s in lefts])
+        scores = self(torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2))))
+        return float(scores.median())

@@ -1,0 +1,5 @@
+"""Network building blocks shared by the model architectures."""
+
+from enhance_cli.nn.level_conv import LevelConv2d, set_level
+
+__all__ = ["LevelConv2d", "set_level"]

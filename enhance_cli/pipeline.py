@@ -1,0 +1,178 @@
+"""Run a command over many inputs: read, process, write, one failure never stopping the rest."""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from enhance_cli.imageio import ImageError, Picture, encode_image, read_image, write_image
+from enhance_cli.paths import STDIO, Job
+from enhance_cli.report import print_summary, write_report
+
+
+@dataclass
+class Outcome:
+    """What processing one picture produced."""
+
+    picture: Picture
+    level: float | None
+    tiles: int
+    flops: int
+    seconds: float
+
+
+Process = Callable[[Picture, Callable[[int, int], None]], Outcome]
+
+
+@dataclass
+class WriteOptions:
+    bits: int | None = None
+    quality: int | None = None
+    overwrite: bool = False
+
+
+@dataclass
+class RunOptions:
+    command: str
+    model: str
+    params: int
+    write: WriteOptions
+    report: Path | None = None
+    quiet: bool = False
+    debug: bool = False
+
+
+def read_source(source: str) -> Picture:
+    if source == STDIO:
+        return read_image(sys.stdin.buffer.read(), name="<stdin>")
+    return read_image(Path(source))
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+class Runner:
+    def __init__(self, process: Process, options: RunOptions) -> None:
+        self.process = process
+        self.options = options
+        self.console = Console(stderr=True, quiet=options.quiet)
+        self.written: set[str] = set()
+
+    def run(self, jobs: list[Job]) -> list[dict[str, Any]]:
+        """Process every job; return one report record per job."""
+        started = time.perf_counter()
+        records = []
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+            disable=self.options.quiet,
+        )
+        with progress:
+            images = progress.add_task("images", total=len(jobs))
+            tiles = progress.add_task("tiles", total=None, visible=False)
+
+            def tile_progress(done: int, total: int) -> None:
+                progress.update(tiles, completed=done, total=total, visible=total > 1)
+
+            for job in jobs:
+                progress.update(images, description=f"[bold]{escape(Path(job.source).name)}")
+                records.append(self.run_one(job, tile_progress))
+                progress.update(tiles, visible=False)
+                progress.advance(images)
+        total = time.perf_counter() - started
+        if self.options.report:
+            write_report(self.options.report, records, total)
+        if jobs:
+            print_summary(self.console, records, total)
+        return records
+
+    def run_one(self, job: Job, tile_progress: Callable[[int, int], None]) -> dict[str, Any]:
+        options = self.options
+        record: dict[str, Any] = {
+            "input": job.source,
+            "output": job.output,
+            "ok": False,
+            "command": options.command,
+            "model": options.model,
+            "params": options.params,
+        }
+        started = time.perf_counter()
+        try:
+            self._check_output(job)
+            if job.output != STDIO and Path(job.output).exists() and not options.write.overwrite:
+                self.console.print(f"[yellow]skip[/]: {escape(job.output)} exists (use --overwrite)", soft_wrap=True)
+                record.update(ok=True, skipped=True)
+                return record
+            if job.missing:
+                raise FileNotFoundError("no such file or directory")
+            picture = read_source(job.source)
+            read_done = time.perf_counter()
+            record.update(width=picture.pixels.shape[1], height=picture.pixels.shape[0])
+            outcome = self.process(picture, tile_progress)
+            infer_done = time.perf_counter()
+            self._write(job, outcome.picture)
+            written = time.perf_counter()
+            self.written.add(str(Path(job.output).resolve()) if job.output != STDIO else STDIO)
+            record.update(
+                ok=True,
+                level=outcome.level,
+                tiles=outcome.tiles,
+                flops=outcome.flops,
+                seconds={
+                    "read": round(read_done - started, 4),
+                    "infer": round(infer_done - read_done, 4),
+                    "write": round(written - infer_done, 4),
+                    "total": round(written - started, 4),
+                },
+            )
+        except Exception as error:  # noqa: BLE001 - one bad input must not stop the batch
+            reason = str(error) if isinstance(error, ImageError) else f"{job.source}: {_describe(error)}"
+            record.update(ok=False, error=reason)
+            self.console.print(f"[red]error[/]: {escape(reason)}", highlight=False, soft_wrap=True)
+            if options.debug:
+                self.console.print(escape(traceback.format_exc()), highlight=False)
+        return record
+
+    def _check_output(self, job: Job) -> None:
+        if job.output == STDIO:
+            return
+        if job.source != STDIO and _same_file(job.source, job.output):
+            raise ValueError(f"output {job.output} is the input itself; refusing to overwrite an input")
+        if str(Path(job.output).resolve()) in self.written:
+            raise ValueError(f"output {job.output} was already written by another input of this run")
+
+    def _write(self, job: Job, picture: Picture) -> None:
+        write = self.options.write
+        if job.output == STDIO:
+            data = encode_image(picture, job.format, bits=write.bits, quality=write.quality)
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            return
+        target = Path(job.output)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_image(target, picture, job.format, bits=write.bits, quality=write.quality, overwrite=write.overwrite)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "no such file or directory"
+    if isinstance(error, MemoryError):
+        return "out of memory; try a smaller --tile"
+    return str(error) or type(error).__name__

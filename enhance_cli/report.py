@@ -1,0 +1,58 @@
+"""The per-run report: a JSON file for machines, a rich table on stderr for people."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def peak_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
+
+
+def write_report(path: Path, records: list[dict[str, Any]], total_seconds: float) -> None:
+    """Write the JSON report atomically."""
+    document = {
+        "images": records,
+        "ok": all(r["ok"] for r in records),
+        "peak_rss_bytes": peak_rss_bytes(),
+        "total_seconds": round(total_seconds, 4),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.part")
+    temporary.write_text(json.dumps(document, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def print_summary(console: Console, records: list[dict[str, Any]], total_seconds: float) -> None:
+    table = Table(title=None, box=None, pad_edge=False)
+    for column in ("input", "result", "level", "size", "tiles", "GFLOPs", "seconds"):
+        table.add_column(column, justify="left" if column in ("input", "result") else "right")
+    for r in records:
+        if r.get("skipped"):
+            result = "[yellow]skipped (exists)[/]"
+        elif r["ok"]:
+            result = "[green]ok[/]"
+        else:
+            result = "[red]failed[/]"
+        size = f"{r['width']}x{r['height']}" if r.get("width") else ""
+        level = f"{r['level']:.4g}" if r.get("level") is not None else ""
+        flops = f"{r['flops'] / 1e9:.1f}" if r.get("flops") else ""
+        seconds = f"{r['seconds']['total']:.2f}" if r.get("seconds") else ""
+        table.add_row(r["input"], result, level, size, str(r.get("tiles") or ""), flops, seconds)
+    console.print(table)
+    failed = sum(not r["ok"] for r in records)
+    done = sum(r["ok"] and not r.get("skipped") for r in records)
+    skipped = sum(bool(r.get("skipped")) for r in records)
+    console.print(
+        f"{done} done, {skipped} skipped, {failed} failed in {total_seconds:.1f} s; "
+        f"peak memory {peak_rss_bytes() / 2**20:.0f} MiB"
+    )

@@ -1,0 +1,1 @@
+"""Training and evaluation harness shared by every model."""

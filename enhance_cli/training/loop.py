@@ -1,0 +1,132 @@
+"""The training loop every recipe runs: resumable, logged, checkpointed."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from enhance_cli.registry import build_architecture
+from enhance_cli.tasks import TASKS
+from enhance_cli.training.data import PatchSampler
+from enhance_cli.training.recipes import Recipe
+
+
+def stratified_levels(low: float, high: float, count: int, rng: np.random.Generator) -> list[float]:
+    """``count`` levels, one drawn uniformly from each of ``count`` equal bins of [low, high]."""
+    edges = np.linspace(low, high, count + 1)
+    return [float(rng.uniform(a, b)) for a, b in zip(edges[:-1], edges[1:], strict=False)]
+
+
+def restoration_loss(
+    model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
+) -> torch.Tensor:
+    """HyperRes training: the same patches at several levels, one generated network per level."""
+    task = TASKS[recipe.task]
+    losses = []
+    for level in stratified_levels(*recipe.level_range, recipe.levels_per_step, rng):
+        degraded = task.degrade(clean, level, generator)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
+            restored = model(degraded, level / recipe.norm_scale)
+        losses.append((restored.float() - clean).abs().mean())
+    return torch.stack(losses).mean()
+
+
+def estimation_loss(
+    model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
+) -> torch.Tensor:
+    """Blind estimator training: each patch at its own random level; L1 on the normalised level."""
+    task = TASKS[recipe.task]
+    levels = rng.uniform(*recipe.level_range, size=len(clean))
+    degraded = torch.cat([task.degrade(c[None], float(lv), generator) for c, lv in zip(clean, levels, strict=False)])
+    target = torch.from_numpy(levels / recipe.norm_scale).float()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
+        predicted = model(degraded)
+    return (predicted.float() - target).abs().mean()
+
+
+OBJECTIVES = {"restore": restoration_loss, "estimate": estimation_loss}
+
+
+def learning_rate(recipe: Recipe, step: int) -> float:
+    """Linear warm-up, then cosine decay to 1% of the peak."""
+    if step < recipe.warmup:
+        return recipe.lr * (step + 1) / recipe.warmup
+    progress = (step - recipe.warmup) / max(1, recipe.steps - recipe.warmup)
+    return recipe.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train(recipe: Recipe, run_dir: Path, threads: int | None = None) -> Path:
+    """Train ``recipe`` in ``run_dir`` (resuming from its checkpoint); return the exported weights."""
+    if threads:
+        torch.set_num_threads(threads)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = open(run_dir / "train.log", "a", buffering=1)
+    checkpoint_path = run_dir / "checkpoint.pt"
+
+    torch.manual_seed(recipe.seed)
+    model = build_architecture(recipe.architecture, recipe.config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    rng = np.random.default_rng(recipe.seed)
+    generator = torch.Generator().manual_seed(recipe.seed)
+    step, elapsed = 0, 0.0
+    if checkpoint_path.exists():
+        state = torch.load(checkpoint_path, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, elapsed = state["step"], state["elapsed"]
+        # A resumed run draws fresh data from a step-dependent seed rather than replaying the start.
+        rng = np.random.default_rng([recipe.seed, step])
+        generator.manual_seed(recipe.seed * 1_000_003 + step)
+        print(f"resumed at step {step}", file=log)
+
+    sampler = PatchSampler(list(recipe.data), recipe.patch)
+    print(f"{recipe.name}: {len(sampler)} images, {sum(p.numel() for p in model.parameters())} params", file=log)
+    objective = OBJECTIVES[recipe.objective]
+    model.train()
+    running, started = 0.0, time.time() - elapsed
+    while step < recipe.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(recipe, step)
+        clean = sampler.sample(recipe.batch, rng)
+        loss = objective(model, clean, recipe, rng, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        running += loss.item()
+        if step % recipe.log_every == 0:
+            print(
+                f"step {step} loss {running / recipe.log_every:.5f} lr {learning_rate(recipe, step):.2e} "
+                f"elapsed {time.time() - started:.0f}s",
+                file=log,
+            )
+            running = 0.0
+        if step % recipe.checkpoint_every == 0 or step == recipe.steps:
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "elapsed": time.time() - started,
+            }
+            torch.save(state, run_dir / "checkpoint.tmp")
+            (run_dir / "checkpoint.tmp").replace(checkpoint_path)
+
+    weights = run_dir / f"{recipe.name}.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+    summary = {
+        "recipe": recipe.name,
+        "steps": step,
+        "wall_seconds": round(time.time() - started),
+        "threads": torch.get_num_threads(),
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"done: {summary}", file=log)
+    return weights

@@ -1,0 +1,74 @@
+"""Training recipes: every shipped model's training configuration, as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    objective: str  # "restore": level-conditioned restoration; "estimate": blind level regression
+    task: str
+    architecture: str
+    config: dict
+    data: tuple[Path, ...]
+    level_range: tuple[float, float]
+    norm_scale: float  # network level = level / norm_scale
+    patch: int = 64
+    batch: int = 8
+    levels_per_step: int = 4
+    steps: int = 10000
+    lr: float = 6e-4
+    warmup: int = 300
+    seed: int = 0
+    bf16: bool = True
+    log_every: int = 50
+    checkpoint_every: int = 250
+    card: dict = field(default_factory=dict)  # registry fields: level spec, estimator, summary
+
+
+TRAIN_SETS = (DATA / "train" / "CBSD432", DATA / "train" / "WikiPhotos", DATA / "train" / "T91")
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in [
+        Recipe(
+            name="hyperres-noise",
+            objective="restore",
+            task="noise",
+            architecture="hyperres",
+            config={"channels": 64, "blocks": 8},
+            data=TRAIN_SETS,
+            level_range=(5.0, 75.0),
+            norm_scale=75.0,
+            steps=20000,
+            card={
+                "summary": "HyperRes adaptive denoiser: one network for Gaussian noise sigma 5-75",
+                "level": {"name": "sigma", "minimum": 5.0, "maximum": 75.0, "default": None, "norm_scale": 75.0},
+                "estimator": "sigma-estimator",
+                "default_for_task": True,
+            },
+        ),
+        Recipe(
+            name="sigma-estimator",
+            objective="estimate",
+            task="noise",
+            architecture="level-estimator",
+            config={"channels": 32},
+            data=TRAIN_SETS,
+            level_range=(0.0, 80.0),
+            norm_scale=75.0,
+            patch=64,
+            batch=48,
+            levels_per_step=1,
+            steps=6000,
+            lr=1e-3,
+            warmup=100,
+            card={"summary": "Blind noise-level (sigma) estimator for hyperres-noise; median over 16 crops"},
+        ),
+    ]
+}

@@ -1,0 +1,38 @@
+"""Shared fixtures: the shipped sample, small real crops of it, and the shipped denoiser."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "colorchart-noisy-sigma25.png"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def sample_pixels() -> np.ndarray:
+    """The shipped sample (a real photo with sigma-25 noise) as uint8 H x W x 3."""
+    return np.asarray(Image.open(SAMPLE).convert("RGB"))
+
+
+@pytest.fixture(scope="session")
+def real_crop(sample_pixels) -> np.ndarray:
+    """A 160 x 224 float crop of the sample: colour patches, edges and flat areas."""
+    return sample_pixels[200:360, 300:524].astype(np.float32) / 255
+
+
+@pytest.fixture
+def small_png(tmp_path, sample_pixels) -> Path:
+    """A small real noisy image on disk."""
+    path = tmp_path / "patch.png"
+    Image.fromarray(sample_pixels[200:296, 300:428]).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def denoiser():
+    from enhance_cli.restorer import Restorer
+
+    return Restorer.for_task("noise", device="cpu")

@@ -1,0 +1,64 @@
+"""Where outputs go: the -o rules of the CLI contract."""
+
+from pathlib import Path
+
+import pytest
+
+from enhance_cli.paths import UsageError, plan_jobs
+
+
+@pytest.fixture
+def images(tmp_path):
+    for name in ("a.png", "b.jpg", "sub/c.png", ".hidden.png", "a_restore.png", "notes.txt"):
+        path = tmp_path / "in" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    return tmp_path / "in"
+
+
+def test_default_output_sits_next_to_the_input(images):
+    [job] = plan_jobs([str(images / "b.jpg")], None, "restore")
+    assert job.output == str(images / "b_restore.png") and job.format == "png"
+
+
+def test_single_output_file_takes_its_format_from_the_extension(images, tmp_path):
+    [job] = plan_jobs([str(images / "a.png")], str(tmp_path / "out.tif"), "restore")
+    assert job.output == str(tmp_path / "out.tif") and job.format == "tiff"
+
+
+def test_unknown_extension_is_a_usage_error(images, tmp_path):
+    with pytest.raises(UsageError):
+        plan_jobs([str(images / "a.png")], str(tmp_path / "out.xyz"), "restore")
+
+
+def test_directory_input_skips_hidden_files_and_earlier_results(images, tmp_path):
+    jobs = plan_jobs([str(images)], str(tmp_path / "out"), "restore")
+    assert [Path(j.source).name for j in jobs] == ["a.png", "b.jpg"]
+    assert [Path(j.output).name for j in jobs] == ["a.png", "b.png"]
+
+
+def test_recursive_keeps_the_sub_directory(images, tmp_path):
+    jobs = plan_jobs([str(images)], str(tmp_path / "out"), "restore", recursive=True)
+    assert str(tmp_path / "out" / "sub" / "c.png") in [j.output for j in jobs]
+
+
+def test_trailing_slash_means_directory(images, tmp_path):
+    [job] = plan_jobs([str(images / "a.png")], str(tmp_path / "new") + "/", "restore", format="webp")
+    assert job.output == str(tmp_path / "new" / "a.webp")
+
+
+def test_several_inputs_need_a_directory(images, tmp_path):
+    jobs = plan_jobs([str(images / "a.png"), str(images / "b.jpg")], str(tmp_path / "d"), "restore")
+    assert [Path(j.output).parent for j in jobs] == [tmp_path / "d"] * 2
+
+
+def test_stdout_takes_exactly_one_input(images):
+    with pytest.raises(UsageError):
+        plan_jobs([str(images / "a.png"), str(images / "b.jpg")], "-", "restore")
+    [job] = plan_jobs(["-"], None, "restore")
+    assert job.source == "-" and job.output == "-"
+
+
+def test_missing_input_becomes_a_failing_job_not_a_usage_error(tmp_path):
+    [job] = plan_jobs([str(tmp_path / "nope.png")], None, "restore")
+    assert job.missing
