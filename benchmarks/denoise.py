@@ -32,6 +32,7 @@ from enhance_cli.models.dncnn import DnCNN
 from enhance_cli.registry import WEIGHTS_DIR
 from enhance_cli.restorer import Restorer
 from enhance_cli.training.data import image_files
+from enhance_cli.training.publish import write_card
 
 ROOT = Path(__file__).resolve().parents[1]
 CBSD68 = ROOT.parent / "shared" / "data" / "test" / "CBSD68"
@@ -207,7 +208,7 @@ def update_card(results: dict) -> None:
     if quality_rows:
         ours = "/".join(f"{quality_rows[k]['ours_known_level']['psnr_rgb']:.2f}" for k in quality_rows)
         card["headline"] = f"CBSD68 sigma {'/'.join(k[5:] for k in quality_rows)}: {ours} dB RGB"
-    CARD.write_text(json.dumps(card, indent=2) + "\n")
+    write_card(card)
 
 
 def main() -> None:

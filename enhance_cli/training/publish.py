@@ -49,5 +49,45 @@ def publish(recipe: Recipe, run_dir: Path, weights_dir: Path = WEIGHTS_DIR) -> P
         "benchmarks": previous.get("benchmarks", {}),
         "headline": previous.get("headline", ""),
     }
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    write_card(card, weights_dir)
     return card_path
+
+
+def write_card(card: dict, weights_dir: Path = WEIGHTS_DIR) -> None:
+    """Write the JSON card and its Markdown rendering side by side."""
+    (weights_dir / f"{card['name']}.json").write_text(json.dumps(card, indent=2) + "\n")
+    (weights_dir / f"{card['name']}.md").write_text(render_markdown(card))
+
+
+def render_markdown(card: dict) -> str:
+    training = card["training"]
+    lines = [
+        f"# {card['name']}",
+        "",
+        card.get("summary", ""),
+        "",
+        f"- task: `{card['task']}`; architecture: `{card['architecture']}` {json.dumps(card['config'])}",
+    ]
+    if card.get("level"):
+        level = card["level"]
+        lines.append(
+            f"- level: {level['name']} {level['minimum']:g}-{level['maximum']:g} "
+            f"(network input {level['name']}/{level['norm_scale']:g})"
+        )
+    lines += [
+        f"- weights: `{card['name']}.safetensors`, sha256 `{card['sha256']}`",
+        "",
+        "## Training",
+        "",
+        f"- command: `{training['command']}`",
+        f"- data: {', '.join(f'{k} ({v} images)' for k, v in training['data'].items())}",
+        f"- steps: {training['steps']} ({training['patches_seen']} patches of {training['recipe']['patch']}px), "
+        f"wall time {training['wall_seconds'] / 60:.0f} min on {training['hardware']}",
+        f"- recipe: `{json.dumps(training['recipe'])}`",
+        "",
+    ]
+    if card.get("benchmarks"):
+        lines += ["## Benchmarks", "", "```json", json.dumps(card["benchmarks"], indent=2), "```", ""]
+    if card.get("notes"):
+        lines += ["## Notes", "", card["notes"], ""]
+    return "\n".join(lines)

@@ -45,7 +45,7 @@ RECIPES: dict[str, Recipe] = {
             data=TRAIN_SETS,
             level_range=(5.0, 75.0),
             norm_scale=75.0,
-            steps=20000,
+            steps=16000,
             card={
                 "summary": "HyperRes adaptive denoiser: one network for Gaussian noise sigma 5-75",
                 "level": {"name": "sigma", "minimum": 5.0, "maximum": 75.0, "default": None, "norm_scale": 75.0},
@@ -65,7 +65,7 @@ RECIPES: dict[str, Recipe] = {
             patch=64,
             batch=48,
             levels_per_step=1,
-            steps=6000,
+            steps=4500,
             lr=1e-3,
             warmup=100,
             card={"summary": "Blind noise-level (sigma) estimator for hyperres-noise; median over 16 crops"},
