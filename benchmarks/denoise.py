@@ -227,9 +227,10 @@ def main() -> None:
     parts = ["quality", "blind", "speed", "memory"] if args.part == "all" else [args.part]
     for part in parts:
         started = time.perf_counter()
-        if part == "cbm3d":  # fill the cache only
-            for sigma in (15, 25, 50):
-                cbm3d_scores(CBSD68, sigma, args.limit)
+        if part == "cbm3d":  # fill the cache only, image by image, so any prefix is complete for every sigma
+            for count in range(1, (args.limit or len(image_files(CBSD68))) + 1):
+                for sigma in (15, 25, 50):
+                    cbm3d_scores(CBSD68, sigma, count)
             continue
         if part == "quality":
             results[part] = quality_benchmark([15, 25, 50], args.limit, not args.no_cbm3d)

@@ -74,13 +74,13 @@ Bits = Annotated[
 Quality = Annotated[
     int | None, typer.Option(min=1, max=100, help="JPEG/WebP quality.  [default: 95]", show_default=False)
 ]
-Overwrite = Annotated[bool, typer.Option(help="Replace existing outputs (they are skipped otherwise).")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs (they are skipped otherwise).")]
 Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-directories of directory inputs.")]
 Tile = Annotated[
     int | None,
     typer.Option(
         min=0,
-        help="Tile size in pixels; 0 = whole image. Default: chosen from a 1 GiB memory budget.",
+        help="Tile size in pixels; 0 = whole image. Default: sized to a 1 GiB working set.",
         show_default=False,
     ),
 ]
@@ -97,7 +97,7 @@ Report = Annotated[
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary on stderr.")]
-Debug = Annotated[bool, typer.Option(help="Show a traceback when an input fails.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback when an input fails.")]
 
 
 def _version(value: bool) -> None:

@@ -58,3 +58,6 @@ def test_training_runs_checkpoints_and_resumes(tmp_path, sample_pixels):
     assert "resumed at step 4" in log and "step 6 " in log
     second = load_file(str(weights))
     assert any(not torch.equal(first[k], second[k]) for k in first)
+
+    train(dataclasses.replace(recipe, steps=1), tmp_path / "again", init=weights)
+    assert "initialised from" in (tmp_path / "again" / "train.log").read_text()

@@ -62,8 +62,11 @@ def learning_rate(recipe: Recipe, step: int) -> float:
     return recipe.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def train(recipe: Recipe, run_dir: Path, threads: int | None = None) -> Path:
-    """Train ``recipe`` in ``run_dir`` (resuming from its checkpoint); return the exported weights."""
+def train(recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path | None = None) -> Path:
+    """Train ``recipe`` in ``run_dir`` (resuming from its checkpoint); return the exported weights.
+
+    ``init``: safetensors weights to start a fresh run from (e.g. the published model, to train it further).
+    """
     if threads:
         torch.set_num_threads(threads)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +88,11 @@ def train(recipe: Recipe, run_dir: Path, threads: int | None = None) -> Path:
         rng = np.random.default_rng([recipe.seed, step])
         generator.manual_seed(recipe.seed * 1_000_003 + step)
         print(f"resumed at step {step}", file=log)
+    elif init is not None:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(init)))
+        print(f"initialised from {init}", file=log)
 
     sampler = PatchSampler(list(recipe.data), recipe.patch)
     print(f"{recipe.name}: {len(sampler)} images, {sum(p.numel() for p in model.parameters())} params", file=log)
@@ -126,6 +134,7 @@ def train(recipe: Recipe, run_dir: Path, threads: int | None = None) -> Path:
         "steps": step,
         "wall_seconds": round(time.time() - started),
         "threads": torch.get_num_threads(),
+        "initialised_from": str(init) if init else None,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"done: {summary}", file=log)
