@@ -46,14 +46,15 @@ def run_restore(
         if bits == 16 and format in ("jpeg", "webp"):
             raise UsageError(f"--bits 16 needs png or tiff, not {format}")
         jobs = plan_jobs(inputs, output, command, format, recursive)
-        if not jobs:
-            raise UsageError(f"no images found in {' '.join(inputs)}")
         if threads:
             torch.set_num_threads(threads)
         restorer = Restorer.for_task(task, model, device=device, tile=tile, tile_overlap=tile_overlap)
     except (UsageError, ModelNotFound, ValueError) as error:
         stderr.print(f"[red]error[/]: {escape(str(error))}", soft_wrap=True)
         return 2
+    if not jobs:
+        stderr.print(f"[red]error[/]: no images found in {escape(' '.join(inputs))}", soft_wrap=True)
+        return 1
     spec = restorer.card.level
     if level is not None and not spec.minimum <= level <= spec.maximum:
         stderr.print(

@@ -68,7 +68,8 @@ class Runner:
     def __init__(self, process: Process, options: RunOptions) -> None:
         self.process = process
         self.options = options
-        self.console = Console(stderr=True, quiet=options.quiet)
+        self.console = Console(stderr=True, quiet=options.quiet)  # progress, notices, summary
+        self.errors = Console(stderr=True, highlight=False, soft_wrap=True)  # never silenced
         self.written: set[str] = set()
 
     def run(self, jobs: list[Job]) -> list[dict[str, Any]]:
@@ -145,9 +146,9 @@ class Runner:
         except Exception as error:  # noqa: BLE001 - one bad input must not stop the batch
             reason = str(error) if isinstance(error, ImageError) else f"{job.source}: {_describe(error)}"
             record.update(ok=False, error=reason)
-            self.console.print(f"[red]error[/]: {escape(reason)}", highlight=False, soft_wrap=True)
+            self.errors.print(f"[red]error[/]: {escape(reason)}")
             if options.debug:
-                self.console.print(escape(traceback.format_exc()), highlight=False)
+                self.errors.print(escape(traceback.format_exc()))
         return record
 
     def _check_output(self, job: Job) -> None:

@@ -100,10 +100,16 @@ def test_batch_keeps_going_past_a_bad_file_and_exits_1(small_png, tmp_path):
     assert not list((tmp_path / "out").glob(".*part"))
 
 
-def test_missing_input_fails_with_its_name(tmp_path):
-    result = enhance("restore", "--level", "25", tmp_path / "nope.png")
+def test_missing_input_fails_with_its_name_even_when_quiet(tmp_path):
+    result = enhance("restore", "--level", "25", tmp_path / "nope.png", "--quiet")
     assert result.exit_code == 1
     assert "nope.png" in result.stderr
+
+
+def test_empty_directory_is_a_failure(tmp_path):
+    result = enhance("restore", "--level", "25", tmp_path)
+    assert result.exit_code == 1
+    assert "no images" in result.stderr
 
 
 @pytest.mark.parametrize(
