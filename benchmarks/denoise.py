@@ -1,6 +1,7 @@
 """Denoising benchmarks for hyperres-noise, each run side by side with its baseline.
 
     python benchmarks/denoise.py quality   # CBSD68 sigma 15/25/50: noisy input, CBM3D, ours (known and auto level)
+    python benchmarks/denoise.py coverage  # CBSD68 sigma 5/35/65/75: the rest of the range
     python benchmarks/denoise.py blind     # sigma estimates over sigma 5-50
     python benchmarks/denoise.py speed     # 4 MP: ours vs a 17-layer 64-channel DnCNN, same process, same threads
     python benchmarks/denoise.py memory    # peak RSS of `enhance restore` on 16 MP
@@ -62,7 +63,9 @@ def cbm3d_scores(folder: Path, sigma: float, limit: int | None) -> list[dict]:
     return scores
 
 
-def quality_benchmark(sigmas: list[float], limit: int | None, with_cbm3d: bool) -> dict:
+def quality_benchmark(sigmas: list[float], limit: int | None, cbm3d_limit: int | None) -> dict:
+    """Ours at the known and the estimated level on every image; CBM3D on the first ``cbm3d_limit``,
+    with ours on those same images beside it (``cbm3d_limit`` 0: no CBM3D)."""
     restorer = Restorer.for_task("noise", device="cpu")
     results = {}
     for sigma in sigmas:
@@ -76,14 +79,48 @@ def quality_benchmark(sigmas: list[float], limit: int | None, with_cbm3d: bool) 
             "auto_level_mean": float(np.mean([s.level for s in auto])),
             "ours_seconds_per_image": float(np.mean([s.seconds for s in known])),
         }
-        if with_cbm3d:
-            cbm3d = cbm3d_scores(CBSD68, sigma, limit)
-            row["cbm3d"] = {k: float(np.mean([s[k] for s in cbm3d])) for k in cbm3d[0] if k != "seconds"}
-            row["cbm3d_seconds_per_image"] = float(np.mean([s["seconds"] for s in cbm3d]))
+        if cbm3d_limit != 0:
+            cbm3d = cbm3d_scores(CBSD68, sigma, cbm3d_limit or limit)
+            subset = known[: len(cbm3d)]
+            row["same_images_as_cbm3d"] = {
+                "images": len(cbm3d),
+                "cbm3d": {k: float(np.mean([s[k] for s in cbm3d])) for k in cbm3d[0] if k != "seconds"},
+                "ours_known_level": mean_scores(subset, "restored"),
+                "cbm3d_seconds_per_image": float(np.mean([s["seconds"] for s in cbm3d])),
+                "ours_seconds_per_image": float(np.mean([s.seconds for s in subset])),
+            }
         results[f"sigma{sigma:g}"] = row
-        line = " ".join(f"{k} {v['psnr_rgb']:.2f}" for k, v in row.items() if isinstance(v, dict))
-        print(f"sigma {sigma:g}: {line}")
+        ours, auto_row = row["ours_known_level"]["psnr_rgb"], row["ours_auto_level"]["psnr_rgb"]
+        print(
+            f"sigma {sigma:g}: input {row['noisy_input']['psnr_rgb']:.2f}, ours {ours:.2f} "
+            f"(auto {auto_row:.2f}, sigma~{row['auto_level_mean']:.2f}) on {len(known)} images"
+        )
+        if "same_images_as_cbm3d" in row:
+            same = row["same_images_as_cbm3d"]
+            print(
+                f"  first {same['images']} images: CBM3D {same['cbm3d']['psnr_rgb']:.2f}, "
+                f"ours {same['ours_known_level']['psnr_rgb']:.2f}"
+            )
     return {"dataset": "CBSD68", "metric": "PSNR/SSIM on RGB and Y, 8-bit output", "seed": SEED, "sigmas": results}
+
+
+def coverage_benchmark(sigmas: list[float], limit: int | None) -> dict:
+    """Ours at the known level across the whole range, levels between and at the ends of training's range."""
+    restorer = Restorer.for_task("noise", device="cpu")
+    rows = {}
+    for sigma in sigmas:
+        scores = evaluate_folder(restorer, CBSD68, "noise", sigma, sigma, limit, SEED)
+        rows[f"sigma{sigma:g}"] = {
+            "images": len(scores),
+            "noisy_input_psnr_rgb": mean_scores(scores, "degraded")["psnr_rgb"],
+            "ours_psnr_rgb": mean_scores(scores, "restored")["psnr_rgb"],
+            "ours_ssim_rgb": mean_scores(scores, "restored")["ssim_rgb"],
+        }
+        print(
+            f"sigma {sigma:g}: input {rows[f'sigma{sigma:g}']['noisy_input_psnr_rgb']:.2f}, "
+            f"ours {rows[f'sigma{sigma:g}']['ours_psnr_rgb']:.2f}"
+        )
+    return {"dataset": "CBSD68", "sigmas": rows}
 
 
 def blind_benchmark(sigmas: list[float], limit: int | None) -> dict:
@@ -213,9 +250,11 @@ def update_card(results: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=["quality", "blind", "speed", "memory", "cbm3d", "all"])
+    parser.add_argument("part", choices=["quality", "coverage", "blind", "speed", "memory", "cbm3d", "all"])
     parser.add_argument("--limit", type=int, default=None, help="only the first N CBSD68 images")
-    parser.add_argument("--no-cbm3d", action="store_true", help="skip the (slow) CBM3D baseline")
+    parser.add_argument(
+        "--cbm3d-limit", type=int, default=None, help="CBM3D (about 30 s per image) on only the first N images; 0: none"
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--update-card", action="store_true", help="record the results in weights/hyperres-noise.json")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -224,7 +263,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     results = {}
-    parts = ["quality", "blind", "speed", "memory"] if args.part == "all" else [args.part]
+    parts = ["quality", "coverage", "blind", "speed", "memory"] if args.part == "all" else [args.part]
     for part in parts:
         started = time.perf_counter()
         if part == "cbm3d":  # fill the cache only, image by image, so any prefix is complete for every sigma
@@ -233,18 +272,20 @@ def main() -> None:
                     cbm3d_scores(CBSD68, sigma, count)
             continue
         if part == "quality":
-            results[part] = quality_benchmark([15, 25, 50], args.limit, not args.no_cbm3d)
+            results[part] = quality_benchmark([15, 25, 50], args.limit, args.cbm3d_limit)
+        elif part == "coverage":
+            results[part] = coverage_benchmark([5, 35, 65, 75], args.limit)
         elif part == "blind":
             results[part] = blind_benchmark([5, 10, 15, 20, 25, 30, 35, 40, 45, 50], args.limit)
         elif part == "speed":
             results[part] = speed_benchmark(4.0, repeats=3)
         elif part == "memory":
             results[part] = memory_benchmark(16.0)
-        results[part]["command"] = (
-            f"python benchmarks/denoise.py {part}"
-            + (f" --limit {args.limit}" if args.limit else "")
-            + (f" --threads {args.threads}" if args.threads else "")
-        )
+        flags = {"--limit": args.limit, "--threads": args.threads}
+        if part == "quality":
+            flags["--cbm3d-limit"] = args.cbm3d_limit
+        given = "".join(f" {flag} {value}" for flag, value in flags.items() if value is not None)
+        results[part]["command"] = f"python benchmarks/denoise.py {part}{given}"
         results[part]["benchmark_seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
