@@ -35,7 +35,7 @@ def write_report(path: Path, records: list[dict[str, Any]], total_seconds: float
 def print_summary(console: Console, records: list[dict[str, Any]], total_seconds: float) -> None:
     table = Table(title=None, box=None, pad_edge=False)
     for column in ("input", "result", "level", "size", "tiles", "GFLOPs", "seconds"):
-        table.add_column(column, justify="left" if column in ("input", "result") else "right")
+        table.add_column(column, justify="left" if column in ("input", "result") else "right", overflow="fold")
     for r in records:
         if r.get("skipped"):
             result = "[yellow]skipped (exists)[/]"
