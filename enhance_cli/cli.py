@@ -197,7 +197,16 @@ def restore(
 def list_models(
     json_output: Annotated[bool, typer.Option("--json", help="Print the registry as JSON.")] = False,
 ) -> None:
-    """List the models in the registry: task, size, cost per pixel, levels and headline results."""
+    """List the models in the registry: task, size, cost per pixel, levels and headline results.
+
+    Each model's full card (training, benchmarks with their commands, sha256) is weights/<name>.md.
+
+    Examples:
+
+      enhance models
+
+      enhance models --json | jq '.[] | {name, flops_per_pixel}'
+    """
     from enhance_cli.commands import show_models
 
     show_models(json_output)
