@@ -80,7 +80,7 @@ Tile = Annotated[
     int | None,
     typer.Option(
         min=0,
-        help="Tile size in pixels; 0 = whole image. Default: sized to a 1 GiB working set.",
+        help="Tile size in pixels; 0 = whole image. Default: sized to a 512 MiB working set.",
         show_default=False,
     ),
 ]

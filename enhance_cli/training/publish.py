@@ -48,6 +48,7 @@ def publish(recipe: Recipe, run_dir: Path, weights_dir: Path = WEIGHTS_DIR) -> P
         },
         "benchmarks": previous.get("benchmarks", {}),
         "headline": previous.get("headline", ""),
+        "notes": previous.get("notes", ""),
     }
     write_card(card, weights_dir)
     return card_path
