@@ -42,6 +42,9 @@ MAX_PIXELS = 400_000_000
 # Pillow warns above this limit and refuses above twice it; reads here turn the warning into a refusal.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"})
+"""File extensions :func:`read_image` handles (how directory inputs and datasets find images)."""
+
 FORMATS = ("png", "tiff", "jpeg", "webp")
 """Formats :func:`write_image` can produce."""
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+from enhance_cli.imageio import IMAGE_SUFFIXES
 
 
 def image_files(folder: Path) -> list[Path]:
