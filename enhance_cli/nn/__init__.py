@@ -1,5 +1,6 @@
 """Network building blocks shared by the model architectures."""
 
+from enhance_cli.nn.hyperconv import HyperConv2d
 from enhance_cli.nn.level_conv import LevelConv2d, set_level
 
-__all__ = ["LevelConv2d", "set_level"]
+__all__ = ["HyperConv2d", "LevelConv2d", "set_level"]
