@@ -338,7 +338,7 @@ def _make_picture(
     samples: np.ndarray, bits: int, exif: Image.Exif, icc: bytes | None, source_format: str, info: dict
 ) -> Picture:
     """Turn integer H x W x C samples (colour channels, then alpha) into an upright Picture."""
-    samples = _upright(samples, exif.get(ORIENTATION, 1))
+    samples = upright(samples, exif.get(ORIENTATION, 1))
     colour_channels = 3 if samples.shape[2] >= 3 else 1
     has_alpha = samples.shape[2] in (2, 4)
     alpha = _to_unit_float(samples[..., colour_channels], bits) if has_alpha else None
@@ -346,7 +346,7 @@ def _make_picture(
     return Picture(pixels, alpha, bits, _exif_block(exif), icc or None, source_format, info)
 
 
-def _upright(samples: np.ndarray, orientation: object) -> np.ndarray:
+def upright(samples: np.ndarray, orientation: object) -> np.ndarray:
     """Apply an EXIF orientation with views, so it works for any dtype and copies nothing."""
     swap, flip_rows, flip_columns = _UPRIGHT_STEPS.get(orientation, _UPRIGHT_STEPS[1])
     if swap:
