@@ -25,10 +25,15 @@ class TilingResult:
     processed_pixels: int  # pixels fed to the network, overlaps included
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets of tiles of size ``tile`` covering ``length``, neighbours overlapping by ``overlap``."""
+def tile_starts(length: int, tile: int, overlap: int, align: int = 1) -> list[int]:
+    """Start offsets of tiles of size ``tile`` covering ``length``, neighbours overlapping by ``overlap``.
+
+    With ``align`` > 1 (``length`` and ``tile`` multiples of it) every start is a multiple of ``align``.
+    """
     if tile >= length:
         return [0]
+    if align > 1:  # plan in whole blocks of ``align``
+        return [s * align for s in tile_starts(length // align, tile // align, -(-overlap // align))]
     stride = tile - overlap
     count = math.ceil((length - tile) / stride) + 1
     # Spread the tiles evenly so every overlap is at least ``overlap`` wide.
@@ -52,8 +57,8 @@ def edge_weights(size: int, overlap_before: int, overlap_after: int) -> np.ndarr
     return weights
 
 
-def _axis_plan(length: int, tile: int, overlap: int) -> list[tuple[int, int, np.ndarray]]:
-    starts = tile_starts(length, tile, overlap)
+def _axis_plan(length: int, tile: int, overlap: int, align: int = 1) -> list[tuple[int, int, np.ndarray]]:
+    starts = tile_starts(length, tile, overlap, align)
     size = min(tile, length)
     plan = []
     for i, start in enumerate(starts):
@@ -69,16 +74,38 @@ def run_tiled(
     tile: int,
     overlap: int,
     progress: Callable[[int, int], None] | None = None,
+    align: int = 1,
 ) -> TilingResult:
-    """Apply ``function`` (NCHW -> NCHW, same size) to an H x W x C image tile by tile.
+    """Apply ``function`` (NCHW -> NCHW, same height and width) to an H x W x C image tile by tile.
 
-    ``tile`` = 0 processes the whole image at once.
+    ``tile`` = 0 processes the whole image at once. ``align`` > 1: the image is reflect-padded to a
+    multiple of ``align`` and tiles start on multiples of it (a Bayer phase, a network's cell grid).
     """
+    if align > 1:
+        height, width, _ = image.shape
+        padded = np.pad(image, ((0, -height % align), (0, -width % align), (0, 0)), mode="reflect")
+        tile = tile // align * align if tile > 0 else 0
+        if 0 < tile < align:
+            tile = align
+        result = _run_aligned(function, padded, tile, overlap, progress, align)
+        result.image = result.image[:height, :width]
+        return result
+    return _run_aligned(function, image, tile, overlap, progress, 1)
+
+
+def _run_aligned(
+    function: TileFunction,
+    image: np.ndarray,
+    tile: int,
+    overlap: int,
+    progress: Callable[[int, int], None] | None,
+    align: int,
+) -> TilingResult:
     height, width, _ = image.shape
     tile_h = height if tile <= 0 else min(tile, height)
     tile_w = width if tile <= 0 else min(tile, width)
-    overlap = min(overlap, tile_h // 2, tile_w // 2) if tile > 0 else 0
-    rows, cols = _axis_plan(height, tile_h, overlap), _axis_plan(width, tile_w, overlap)
+    overlap = min(overlap, tile_h // 2 // align * align, tile_w // 2 // align * align) if tile > 0 else 0
+    rows, cols = _axis_plan(height, tile_h, overlap, align), _axis_plan(width, tile_w, overlap, align)
     total = len(rows) * len(cols)
     if total == 1:
         result = _apply(function, image)
