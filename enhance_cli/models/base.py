@@ -17,6 +17,7 @@ class RestorationModel(nn.Module):
     """
 
     scale_multiple: int = 1
+    input_channels: int = 3
     # Peak bytes of activations per input pixel at inference; sizes automatic tiles.
     working_bytes_per_pixel: float = 1024.0
 

@@ -12,10 +12,12 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from enhance_cli.colour import apply_matrix, linear_to_srgb
 from enhance_cli.registry import build_architecture
 from enhance_cli.tasks import TASKS
 from enhance_cli.training.data import PatchSampler
 from enhance_cli.training.recipes import Recipe
+from enhance_cli.training.unprocess import unprocess
 
 
 def stratified_levels(low: float, high: float, count: int, rng: np.random.Generator) -> list[float]:
@@ -51,7 +53,18 @@ def estimation_loss(
     return (predicted.float() - target).abs().mean()
 
 
-OBJECTIVES = {"restore": restoration_loss, "estimate": estimation_loss}
+def isp_loss(
+    model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
+) -> torch.Tensor:
+    """RAW development: unprocessed noisy mosaics in, L1 in sRGB after each sample's colour matrix."""
+    batch = unprocess(clean, rng, generator)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
+        camera = model(batch.mosaic)
+    developed = linear_to_srgb(apply_matrix(camera.float(), batch.camera_to_srgb))
+    return (developed - linear_to_srgb(batch.target)).abs().mean()
+
+
+OBJECTIVES = {"restore": restoration_loss, "estimate": estimation_loss, "isp": isp_loss}
 
 
 def learning_rate(recipe: Recipe, step: int) -> float:

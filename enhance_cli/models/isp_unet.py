@@ -1,0 +1,125 @@
+"""The ISP network: a U-Net that demosaicks and denoises a white-balanced Bayer mosaic in camera space.
+
+Input: N x 1 x H x W mosaic in RGGB phase, black-subtracted, 1.0 = white level, white balance applied.
+Output: N x 3 x H x W linear camera RGB (white-balanced). The colour matrix, transfer curve and
+orientation come from the file's metadata afterwards (see ``enhance_cli.develop``).
+
+The mosaic is packed into 2x2 sub-images (R, G, G, B) at half resolution; three levels of
+residual blocks (spatial filter, then a 1x1 expansion and projection) run at 1/2, 1/4 and 1/8
+resolution; the tail predicts a correction to a bilinear demosaic at full resolution.
+``hyper`` says per level whether the blocks' spatial filters are :class:`HyperConv2d` (decoder
+blocks take the encoder's skip features as the guide that predicts their filters) or static
+depthwise convs. The shipped ``isp`` uses HC at 1/4 and 1/8 resolution, where the pooled grids are
+coarse and per-pixel filtering is cheap (at 1/2 resolution it tripled training time); ``isp-plain``
+uses none and is widened by ``expansion`` to match the FLOPs: the ablation.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from enhance_cli.models.base import RestorationModel
+from enhance_cli.nn import HyperConv2d
+from enhance_cli.registry import register_architecture
+
+
+class Block(nn.Module):
+    def __init__(self, channels: int, expansion: float, hyper: bool, cell: int, mlp_width: int) -> None:
+        super().__init__()
+        if hyper:
+            self.spatial = HyperConv2d(channels, 3, cell=cell, mlp_width=mlp_width)
+        else:
+            self.spatial = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
+        hidden = round(channels * expansion)
+        self.expand = nn.Conv2d(channels, hidden, 1)
+        self.project = nn.Conv2d(hidden, channels, 1)
+
+    def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
+        if isinstance(self.spatial, HyperConv2d):
+            y = self.spatial(x, guide)
+        else:
+            y = self.spatial(x)
+        return x + self.project(F.gelu(self.expand(y)))
+
+
+def bilinear_demosaic(mosaic: torch.Tensor) -> torch.Tensor:
+    """Bilinear demosaic of an RGGB mosaic N x 1 x H x W (even sides) -> N x 3 x H x W."""
+    height, width = mosaic.shape[-2:]
+    masks = torch.zeros(3, 2, 2, dtype=mosaic.dtype, device=mosaic.device)
+    masks[0, 0, 0] = masks[1, 0, 1] = masks[1, 1, 0] = masks[2, 1, 1] = 1
+    masks = masks.repeat(1, height // 2, width // 2)
+    sparse = mosaic * masks
+    kernel_rb = torch.tensor([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=mosaic.dtype, device=mosaic.device) / 4
+    kernel_g = torch.tensor([[0, 1, 0], [1, 4, 1], [0, 1, 0]], dtype=mosaic.dtype, device=mosaic.device) / 4
+    kernels = torch.stack([kernel_rb, kernel_g, kernel_rb])[:, None]
+    # Reflect padding keeps the CFA phase: a mirrored pixel has the colour of its twin.
+    return F.conv2d(F.pad(sparse, (1, 1, 1, 1), mode="reflect"), kernels, groups=3)
+
+
+@register_architecture("isp-unet")
+class IspUNet(RestorationModel):
+    """Joint demosaick + denoise U-Net; ``hyper`` switches HyperConvolution on per level."""
+
+    input_channels = 1
+
+    def __init__(
+        self,
+        channels: tuple[int, int, int] = (32, 64, 128),
+        encoder_blocks: tuple[int, int, int] = (2, 2, 2),
+        decoder_blocks: tuple[int, int] = (1, 1),
+        hyper: tuple[bool, bool, bool] = (False, True, True),
+        cells: tuple[int, int, int] = (8, 8, 4),
+        mlp_width: int = 256,
+        expansion: float = 2.0,
+    ) -> None:
+        super().__init__()
+        c0, c1, c2 = channels
+
+        def blocks(count: int, level: int) -> nn.ModuleList:
+            return nn.ModuleList(
+                Block(channels[level], expansion, hyper[level], cells[level], mlp_width) for _ in range(count)
+            )
+
+        self.head = nn.Conv2d(4, c0, 3, padding=1)
+        self.encoder0 = blocks(encoder_blocks[0], 0)
+        self.down1 = nn.Conv2d(c0, c1, 2, stride=2)
+        self.encoder1 = blocks(encoder_blocks[1], 1)
+        self.down2 = nn.Conv2d(c1, c2, 2, stride=2)
+        self.middle = blocks(encoder_blocks[2], 2)
+        self.up2 = nn.Conv2d(c2, 4 * c1, 1)
+        self.decoder1 = blocks(decoder_blocks[1], 1)
+        self.up1 = nn.Conv2d(c1, 4 * c0, 1)
+        self.decoder0 = blocks(decoder_blocks[0], 0)
+        self.tail = nn.Conv2d(c0, 12, 3, padding=1)
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+        # Mosaic pixels per cell of the coarsest grid: tiles aligned to this see the same cells as the whole image.
+        self.scale_multiple = max([8] + [2 * 2**level * cells[level] for level in range(3) if hyper[level]])
+        # Peak activations per mosaic pixel at inference (measured, with margin).
+        self.working_bytes_per_pixel = 24.0 * c0
+
+    def forward(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        m = self.scale_multiple
+        pad_h, pad_w = -height % m, -width % m
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")  # reflect keeps the CFA phase
+        return self.restore(x)[..., :height, :width]
+
+    def restore(self, mosaic: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
+        skip0 = _run(self.encoder0, self.head(F.pixel_unshuffle(mosaic, 2)))
+        skip1 = _run(self.encoder1, self.down1(skip0))
+        deep = _run(self.middle, self.down2(skip1))
+        up = skip1 + F.pixel_shuffle(self.up2(deep), 2)
+        up = _run(self.decoder1, up, guide=skip1)
+        up = skip0 + F.pixel_shuffle(self.up1(up), 2)
+        up = _run(self.decoder0, up, guide=skip0)
+        return bilinear_demosaic(mosaic) + F.pixel_shuffle(self.tail(up), 2)
+
+
+def _run(blocks: nn.ModuleList, x: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
+    for block in blocks:
+        x = block(x, guide)
+    return x

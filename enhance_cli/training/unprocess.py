@@ -1,0 +1,91 @@
+"""RAW training data from clean sRGB photographs ("unprocessing", Brooks et al., CVPR 2019).
+
+sRGB -> linear -> a random camera's colour space -> divided by random white-balance gains ->
+Bayer mosaic -> signal-dependent shot + read noise. The network is then given the mosaic with
+white balance applied again, as at inference, and must recover the white-balanced camera RGB.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from enhance_cli.colour import camera_to_srgb_from_xyz, srgb_to_linear
+
+# XYZ -> camera matrices of four real cameras (as used by Brooks et al.); random mixtures make new cameras.
+XYZ_TO_CAMERAS = torch.tensor(
+    [
+        [[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]],
+        [[0.4913, -0.0541, -0.0202], [-0.6130, 1.3513, 0.2906], [-0.1564, 0.2151, 0.7183]],
+        [[0.8380, -0.2630, -0.0639], [-0.2887, 1.0725, 0.2496], [-0.0627, 0.1427, 0.5438]],
+        [[0.6596, -0.2079, -0.0562], [-0.4782, 1.3016, 0.1933], [-0.0970, 0.1581, 0.5181]],
+    ]
+)
+# Shot-noise range (variance per unit signal); read noise follows the log-linear fit over real sensors.
+SHOT_NOISE = (1e-4, 1.2e-2)
+
+
+@dataclass
+class RawBatch:
+    mosaic: torch.Tensor  # N x 1 x H x W, RGGB, white balance applied: the network's input
+    camera_to_srgb: torch.Tensor  # N x 3 x 3
+    target: torch.Tensor  # N x 3 x H x W linear sRGB the network's output should become after the matrix
+
+
+def read_noise_variance(shot: float, rng: np.random.Generator | None = None) -> float:
+    """Read-noise variance that goes with a shot-noise level (with scatter if ``rng`` is given)."""
+    log_read = 2.18 * math.log(shot) + 1.2 + (rng.normal(0, 0.26) if rng is not None else 0.0)
+    return math.exp(log_read)
+
+
+def mosaic_rggb(image: torch.Tensor) -> torch.Tensor:
+    """N x 3 x H x W -> N x 1 x H x W RGGB samples (H, W even)."""
+    mosaic = image[:, 1:2].clone()
+    mosaic[..., 0::2, 0::2] = image[:, 0:1, 0::2, 0::2]
+    mosaic[..., 1::2, 1::2] = image[:, 2:3, 1::2, 1::2]
+    return mosaic
+
+
+def cfa_gains(gains: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Per-pixel gains N x 1 x H x W from per-image R, G, B gains N x 3 on an RGGB grid."""
+    grid = torch.stack([gains[:, 0], gains[:, 1], gains[:, 1], gains[:, 2]], dim=1).view(-1, 1, 2, 2)
+    return grid.repeat(1, 1, height // 2, width // 2)
+
+
+def add_raw_noise(mosaic: torch.Tensor, shot: torch.Tensor, read: torch.Tensor, generator: torch.Generator):
+    """Heteroscedastic Gaussian noise: variance = shot x signal + read (per image N)."""
+    variance = shot.view(-1, 1, 1, 1) * mosaic.clamp_min(0) + read.view(-1, 1, 1, 1)
+    return mosaic + variance.sqrt() * torch.randn(mosaic.shape, generator=generator)
+
+
+def unprocess(
+    clean: torch.Tensor, rng: np.random.Generator, generator: torch.Generator, clean_fraction: float = 0.2
+) -> RawBatch:
+    """A training batch of white-balanced noisy mosaics from clean sRGB patches N x 3 x H x W."""
+    n, _, height, width = clean.shape
+    linear = srgb_to_linear(clean)
+    matrices = []
+    for _ in range(n):
+        if rng.random() < 0.2:  # some cameras are close to sRGB already
+            matrices.append(torch.eye(3))
+        else:
+            weights = torch.from_numpy(rng.dirichlet(np.ones(len(XYZ_TO_CAMERAS)))).float()
+            matrices.append(camera_to_srgb_from_xyz(torch.einsum("c,cij->ij", weights, XYZ_TO_CAMERAS)))
+    camera_to_srgb = torch.stack(matrices)
+    brightness = torch.from_numpy(rng.uniform(0.4, 1.0, n)).float().view(-1, 1, 1, 1)
+    target = linear * brightness
+    camera = torch.einsum("nij,njhw->nihw", torch.linalg.inv(camera_to_srgb), target)
+    gains = torch.from_numpy(np.stack([rng.uniform(1.9, 2.4, n), np.ones(n), rng.uniform(1.5, 1.9, n)], axis=1)).float()
+    per_pixel = cfa_gains(gains, height, width)
+    raw = mosaic_rggb(camera) / per_pixel
+    shots = np.exp(rng.uniform(*np.log(SHOT_NOISE), n))
+    reads = np.array([read_noise_variance(s, rng) for s in shots])
+    noiseless = rng.random(n) < clean_fraction
+    shots[noiseless], reads[noiseless] = 0.0, 0.0
+    noisy = add_raw_noise(raw, torch.from_numpy(shots).float(), torch.from_numpy(reads).float(), generator)
+    mosaic = (noisy.clamp_max(1.0) * per_pixel).clamp_max(1.0)  # the sensor saturates; LibRaw clips after WB
+    # The target is the white-balanced camera RGB; the loss compares it through the matrix, in sRGB.
+    return RawBatch(mosaic, camera_to_srgb, target)
