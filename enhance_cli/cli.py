@@ -16,6 +16,7 @@ app = typer.Typer(
     help=(
         "Neural image enhancement on a laptop CPU.\n\n"
         "Examples:\n\n"
+        "  enhance isp photo.dng\n\n"
         "  enhance restore --task noise --level 25 photo.png\n\n"
         "  enhance restore --task noise --level auto shots/ -o clean/ --report run.json\n\n"
         "  cat in.png | enhance restore --task noise --level auto - -o - > out.png"
@@ -189,6 +190,90 @@ def restore(
         quiet=quiet,
         debug=debug,
         command="restore",
+    )
+    raise typer.Exit(code)
+
+
+class Tone(str, Enum):
+    standard = "standard"
+    neutral = "neutral"
+
+
+@app.command()
+def isp(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Camera RAW files (DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2, PEF, ...) or directories of them.",
+            show_default=False,
+        ),
+    ],
+    tone: Annotated[
+        Tone,
+        typer.Option(
+            help="neutral: colorimetric (as-shot white balance, camera matrix, sRGB curve, nothing else), "
+            "for benchmarks and grading later. standard: the same plus a gentle S-curve for contrast."
+        ),
+    ] = Tone.standard,
+    output: Output = None,
+    format: Format = None,
+    bits: Annotated[
+        int | None,
+        typer.Option(min=8, max=16, help="Bits per sample for png/tiff: 8 or 16.  [default: 8]", show_default=False),
+    ] = None,
+    quality: Quality = None,
+    overwrite: Overwrite = False,
+    recursive: Recursive = False,
+    tile: Tile = None,
+    tile_overlap: TileOverlap = 64,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="isp (HyperConvolution U-Net, default) or isp-plain (its plain-conv twin).", show_default=False
+        ),
+    ] = None,
+    device: DeviceOption = Device.auto,
+    threads: Threads = None,
+    report: Report = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Develop camera RAW files into finished sRGB images with a HyperConvolution U-Net.
+
+    The network demosaicks and denoises the Bayer mosaic in camera space; the as-shot white
+    balance, the camera's colour matrix and the sRGB curve come from the file. Output has the size
+    and orientation of LibRaw's full-size rendering, and carries the file's EXIF. No auto-exposure.
+    Bayer sensors only: X-Trans, Foveon and linear (already demosaiced) DNGs are refused.
+
+    Examples:
+
+      enhance isp photo.dng                              # writes photo_isp.png
+
+      enhance isp shoot/ -o developed/ --bits 16 --format tiff
+
+      enhance isp IMG_0001.CR2 --tone neutral -o img.png --report run.json
+    """
+    from enhance_cli.commands import run_isp
+
+    if bits not in (None, 8, 16):
+        raise typer.BadParameter("must be 8 or 16", param_hint="--bits")
+    code = run_isp(
+        inputs=inputs,
+        output=output,
+        format=format.value if format else None,
+        bits=bits,
+        quality=quality,
+        overwrite=overwrite,
+        recursive=recursive,
+        tone=tone.value,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        model=model,
+        device=device.value,
+        threads=threads,
+        report=report,
+        quiet=quiet,
+        debug=debug,
     )
     raise typer.Exit(code)
 

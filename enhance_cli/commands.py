@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from enhance_cli.paths import UsageError, plan_jobs
+from enhance_cli.paths import STDIO, UsageError, plan_jobs
 from enhance_cli.pipeline import Runner, RunOptions, WriteOptions
+from enhance_cli.rawio import RAW_SUFFIXES, RawError, RawImage, read_raw
 from enhance_cli.registry import ModelNotFound, build_architecture, list_cards
 from enhance_cli.restorer import Restorer
 from enhance_cli.tasks import TASKS
@@ -78,22 +79,81 @@ def run_restore(
     return 0 if all(r["ok"] for r in records) else 1
 
 
+def read_raw_source(source: str) -> RawImage:
+    if source == STDIO:
+        raise RawError("<stdin>: isp reads RAW files by path; stdin is not supported")
+    return read_raw(source)
+
+
+def run_isp(
+    inputs: list[str],
+    output: str | None = None,
+    format: str | None = None,
+    bits: int | None = None,
+    quality: int | None = None,
+    overwrite: bool = False,
+    recursive: bool = False,
+    tone: str = "standard",
+    tile: int | None = None,
+    tile_overlap: int = 64,
+    model: str | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    report: Path | None = None,
+    quiet: bool = False,
+    debug: bool = False,
+) -> int:
+    """Develop every RAW input; return the exit status (0 all ok, 1 some failed, 2 usage error)."""
+    from enhance_cli.develop import Developer
+
+    try:
+        if bits == 16 and format in ("jpeg", "webp"):
+            raise UsageError(f"--bits 16 needs png or tiff, not {format}")
+        jobs = plan_jobs(inputs, output, "isp", format, recursive, suffixes=RAW_SUFFIXES)
+        if threads:
+            torch.set_num_threads(threads)
+        developer = Developer.for_model(model, device=device, tile=tile, tile_overlap=tile_overlap)
+    except (UsageError, ModelNotFound, ValueError) as error:
+        stderr.print(f"[red]error[/]: {escape(str(error))}", soft_wrap=True)
+        return 2
+    if not jobs:
+        stderr.print(f"[red]error[/]: no RAW files found in {escape(' '.join(inputs))}", soft_wrap=True)
+        return 1
+
+    def process(raw: RawImage, progress):
+        return developer.develop(raw, tone, progress)
+
+    options = RunOptions(
+        command="isp",
+        model=developer.card.name,
+        params=developer.params,
+        write=WriteOptions(bits=bits, quality=quality, overwrite=overwrite),
+        report=report,
+        quiet=quiet,
+        debug=debug,
+    )
+    records = Runner(process, options, reader=read_raw_source).run(jobs)
+    return 0 if all(r["ok"] for r in records) else 1
+
+
 def model_rows() -> list[dict]:
     """One row per registered model, with its measured cost."""
-    from enhance_cli.flops import flops_per_pixel, parameter_count
+    from enhance_cli.flops import flop_breakdown, parameter_count
 
     rows = []
     for card in list_cards():
         network = build_architecture(card.architecture, card.config).eval()
         if hasattr(network, "set_level"):
             network.set_level(0.5)
+        flops = flop_breakdown(network, 128, 128, channels=getattr(network, "input_channels", 3))
         rows.append(
             {
                 "name": card.name,
-                "task": card.task if card.level else f"{card.task} (estimator)",
+                "task": card.task if card.level or card.task == "isp" else f"{card.task} (estimator)",
                 "default": card.default_for_task,
                 "params": parameter_count(network),
-                "flops_per_pixel": flops_per_pixel(network),
+                "flops_per_pixel": sum(flops.values()),
+                "mlp_flops_per_pixel": flops["mlp"],
                 "levels": f"{card.level.name} {card.level.minimum:g}-{card.level.maximum:g}" if card.level else "",
                 "headline": card.extra.get("headline", ""),
                 "sha256": card.sha256,
@@ -109,8 +169,9 @@ def show_models(as_json: bool) -> None:
         console.print_json(json.dumps(rows))
         return
     table = Table(box=None)
-    for column in ("name", "task", "params", "kFLOPs/px", "levels", "headline results"):
-        table.add_column(column, justify="right" if column in ("params", "kFLOPs/px") else "left")
+    numeric = ("params", "kFLOPs/px", "of which MLP")
+    for column in ("name", "task", *numeric, "levels", "headline results"):
+        table.add_column(column, justify="right" if column in numeric else "left")
     for row in rows:
         name = row["name"] + (" (default)" if row["default"] else "")
         table.add_row(
@@ -118,6 +179,7 @@ def show_models(as_json: bool) -> None:
             row["task"],
             f"{row['params'] / 1e6:.2f} M",
             f"{row['flops_per_pixel'] / 1e3:.0f}",
+            f"{row['mlp_flops_per_pixel'] / 1e3:.1f}" if row["mlp_flops_per_pixel"] else "",
             row["levels"],
             row["headline"],
         )

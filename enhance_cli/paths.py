@@ -25,7 +25,9 @@ class Job:
     missing: bool = False  # the input path does not exist: reported as a failure, not a usage error
 
 
-def find_inputs(arguments: list[str], recursive: bool, command: str) -> list[tuple[str, Path | None]]:
+def find_inputs(
+    arguments: list[str], recursive: bool, command: str, suffixes: frozenset[str] = IMAGE_SUFFIXES
+) -> list[tuple[str, Path | None]]:
     """Expand arguments to (image, the directory argument it came from) pairs.
 
     Directory scans skip hidden files and earlier results of the same command (``*_<command>.*``),
@@ -41,7 +43,7 @@ def find_inputs(arguments: list[str], recursive: bool, command: str) -> list[tup
         for child in sorted(path.glob(pattern)):
             if (
                 child.is_file()
-                and child.suffix.lower() in IMAGE_SUFFIXES
+                and child.suffix.lower() in suffixes
                 and not any(part.startswith(".") for part in child.relative_to(path).parts)
                 and not child.stem.endswith(f"_{command}")
             ):
@@ -66,9 +68,13 @@ def plan_jobs(
     command: str,
     format: str | None = None,
     recursive: bool = False,
+    suffixes: frozenset[str] = IMAGE_SUFFIXES,
 ) -> list[Job]:
-    """Pair every input with its output path, following the CLI contract."""
-    inputs = find_inputs(arguments, recursive, command)
+    """Pair every input with its output path, following the CLI contract.
+
+    Directory arguments contribute their files whose suffix is in ``suffixes``.
+    """
+    inputs = find_inputs(arguments, recursive, command, suffixes)
     if arguments.count(STDIO) > 1:
         raise UsageError("stdin (-) can be given only once")
     to_directory = output_is_directory(output, arguments, len(inputs))

@@ -28,9 +28,11 @@ class Outcome:
     tiles: int
     flops: int
     seconds: float
+    flops_by_part: dict[str, int] | None = None  # e.g. HyperConvolution's filtering ("conv") vs prediction ("mlp")
 
 
-Process = Callable[[Picture, Callable[[int, int], None]], Outcome]
+Process = Callable[[Any, Callable[[int, int], None]], Outcome]
+Reader = Callable[[str], Any]
 
 
 @dataclass
@@ -65,8 +67,11 @@ def _same_file(a: str, b: str) -> bool:
 
 
 class Runner:
-    def __init__(self, process: Process, options: RunOptions) -> None:
+    """Runs ``process`` on what ``reader`` makes of each input (default: an image file as a Picture)."""
+
+    def __init__(self, process: Process, options: RunOptions, reader: Reader = read_source) -> None:
         self.process = process
+        self.reader = reader
         self.options = options
         self.console = Console(stderr=True, quiet=options.quiet)  # progress, notices, summary
         self.errors = Console(stderr=True, highlight=False, soft_wrap=True)  # never silenced
@@ -123,11 +128,11 @@ class Runner:
                 return record
             if job.missing:
                 raise FileNotFoundError("no such file or directory")
-            picture = read_source(job.source)
+            source = self.reader(job.source)
             read_done = time.perf_counter()
-            record.update(width=picture.pixels.shape[1], height=picture.pixels.shape[0])
-            outcome = self.process(picture, tile_progress)
+            outcome = self.process(source, tile_progress)
             infer_done = time.perf_counter()
+            record.update(width=outcome.picture.pixels.shape[1], height=outcome.picture.pixels.shape[0])
             self._write(job, outcome.picture)
             written = time.perf_counter()
             self.written.add(str(Path(job.output).resolve()) if job.output != STDIO else STDIO)
@@ -136,6 +141,7 @@ class Runner:
                 level=outcome.level,
                 tiles=outcome.tiles,
                 flops=outcome.flops,
+                **({"flops_by_part": outcome.flops_by_part} if outcome.flops_by_part else {}),
                 seconds={
                     "read": round(read_done - started, 4),
                     "infer": round(infer_done - read_done, 4),

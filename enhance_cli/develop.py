@@ -1,0 +1,127 @@
+"""Develop a camera RAW file: the ISP network in camera space, then the file's own colour pipeline.
+
+The network does the learned part (demosaicking and denoising the white-balanced mosaic, tile by
+tile); the file's metadata does the rest, exactly: camera-to-sRGB matrix, sRGB transfer curve,
+pixel aspect and orientation, so the result matches LibRaw's full-size rendering in size and colour.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from enhance_cli.flops import flop_breakdown, parameter_count
+from enhance_cli.imageio import Picture
+from enhance_cli.pipeline import Outcome
+from enhance_cli.rawio import RawImage, apply_orientation, srgb_encode, to_rggb
+from enhance_cli.registry import ModelCard, find_card, load_model
+from enhance_cli.restorer import DEFAULT_MEMORY_BUDGET, pick_device
+from enhance_cli.tiling import automatic_tile, run_tiled
+
+TONES = ("standard", "neutral")
+DEFAULT_OVERLAP = 64
+STANDARD_CONTRAST = 0.4  # share of a smoothstep S-curve blended into the sRGB values
+
+
+def standard_tone(encoded: np.ndarray) -> np.ndarray:
+    """The default look: a gentle S-curve on sRGB values (black, mid-grey and white stay put)."""
+    s_curve = encoded * encoded * (3 - 2 * encoded)
+    return (1 - STANDARD_CONTRAST) * encoded + STANDARD_CONTRAST * s_curve
+
+
+def balanced_mosaic(raw: RawImage) -> tuple[np.ndarray, tuple[int, int]]:
+    """The network's input: RGGB phase, even sides, white balance applied, clipped at saturation.
+
+    Clipping after white balance (as LibRaw does) keeps blown highlights white instead of pink.
+    """
+    mosaic, offset = to_rggb(raw.mosaic, raw.pattern)
+    red, green, blue = (float(g) for g in raw.white_balance)
+    gains = np.array([[red, green], [green, blue]], dtype=np.float32)
+    height, width = mosaic.shape
+    balanced = mosaic * np.tile(gains, (height // 2, width // 2))
+    np.minimum(balanced, 1.0, out=balanced)
+    return balanced, offset
+
+
+class Developer:
+    """A loaded ISP model, ready to develop RAW files."""
+
+    def __init__(
+        self,
+        card: ModelCard,
+        device: str = "auto",
+        tile: int | None = None,
+        tile_overlap: int = DEFAULT_OVERLAP,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> None:
+        if card.task != "isp":
+            raise ValueError(f"model {card.name!r} is for task {card.task!r}, not isp")
+        self.card = card
+        self.device = pick_device(device)
+        self.model = load_model(card).to(self.device)
+        self.tile = tile
+        self.tile_overlap = tile_overlap
+        self.memory_budget = memory_budget
+        self.params = parameter_count(self.model)
+        self._flops: dict[str, float] | None = None
+
+    @classmethod
+    def for_model(cls, model: str | None = None, **options) -> Developer:
+        return cls(find_card(name=model, task=None if model else "isp"), **options)
+
+    @property
+    def flops_per_pixel(self) -> dict[str, float]:
+        """FLOPs per mosaic pixel: ``conv`` (filtering at image resolution) and ``mlp`` (HC filter prediction)."""
+        if self._flops is None:
+            self._flops = flop_breakdown(self.model.cpu(), 256, 256, channels=1)
+            self.model.to(self.device)
+        return self._flops
+
+    def develop(
+        self, raw: RawImage, tone: str = "standard", progress: Callable[[int, int], None] | None = None
+    ) -> Outcome:
+        """Develop ``raw`` into an upright sRGB :class:`Picture` (8-bit unless written with more bits)."""
+        if tone not in TONES:
+            raise ValueError(f"unknown tone {tone!r}; choose one of {', '.join(TONES)}")
+        started = time.perf_counter()
+        mosaic, (top, left) = balanced_mosaic(raw)
+        height, width = raw.mosaic.shape
+        align = self.model.scale_multiple
+        tile = self.tile
+        if tile is None:
+            tile = automatic_tile(*mosaic.shape, self.model.working_bytes_per_pixel, self.memory_budget, align)
+
+        def network(batch: torch.Tensor) -> torch.Tensor:
+            return self.model(batch.to(self.device)).float().cpu()
+
+        result = run_tiled(network, mosaic[..., None], tile, self.tile_overlap, progress, align=align)
+        camera = result.image[top : top + height, left : left + width]
+        tiles, processed = result.tiles, result.processed_pixels
+        del mosaic, result
+        linear = camera.reshape(-1, 3) @ raw.camera_to_srgb.T.astype(np.float32)
+        pixels = srgb_encode(linear).reshape(height, width, 3)
+        del camera, linear
+        if tone == "standard":
+            pixels = standard_tone(pixels)
+        pixels = _stretch(pixels, raw.pixel_aspect)
+        pixels = np.ascontiguousarray(apply_orientation(pixels, raw.orientation))
+        picture = Picture(pixels, None, 8, raw.exif, None, "raw", {})
+        by_part = {part: round(value * processed) for part, value in self.flops_per_pixel.items()}
+        seconds = time.perf_counter() - started
+        return Outcome(picture, None, tiles, sum(by_part.values()), seconds, flops_by_part=by_part)
+
+
+def _stretch(pixels: np.ndarray, pixel_aspect: float) -> np.ndarray:
+    """Square the pixels of the few cameras whose pixels are not, as LibRaw does (never shrinking)."""
+    if pixel_aspect == 1:
+        return pixels
+    height, width = pixels.shape[:2]
+    if pixel_aspect < 1:
+        size = (width, int(height / pixel_aspect + 0.5))
+    else:
+        size = (int(width * pixel_aspect + 0.5), height)
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR)
