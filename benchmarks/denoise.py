@@ -29,7 +29,7 @@ from enhance_cli.evaluate import degrade, evaluate_folder, mean_scores, quantise
 from enhance_cli.flops import flops_per_pixel
 from enhance_cli.imageio import Picture, read_image
 from enhance_cli.metrics import quality
-from enhance_cli.models.dncnn import DnCNN
+from enhance_cli.models.dncnn import fused_dncnn
 from enhance_cli.registry import WEIGHTS_DIR
 from enhance_cli.restorer import Restorer
 from enhance_cli.training.data import image_files
@@ -141,22 +141,6 @@ def blind_benchmark(sigmas: list[float], limit: int | None) -> dict:
     overall = float(np.mean([r["mean_abs_error"] for r in rows.values()]))
     print(f"mean |error| over sigmas: {overall:.2f}")
     return {"dataset": "CBSD68", "estimates": rows, "mean_abs_error": overall}
-
-
-def fused_dncnn() -> torch.nn.Module:
-    """DnCNN with batch norm folded into the convs: the fastest form of the reference."""
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    model = DnCNN().eval()
-    layers = list(model.body)
-    fused = []
-    for layer in layers:
-        if isinstance(layer, torch.nn.BatchNorm2d):
-            fused[-1] = fuse_conv_bn_eval(fused[-1], layer)
-        else:
-            fused.append(layer)
-    model.body = torch.nn.Sequential(*fused)
-    return model
 
 
 def speed_benchmark(megapixels: float, repeats: int) -> dict:

@@ -1,0 +1,258 @@
+"""Benchmarks of the RAW pipeline (`isp`, `isp-plain`) beside classical demosaickers, in one run.
+
+    python benchmarks/isp.py quality --threads 2 --update-card   # Kodak24 + McMaster, clean and noisy
+    python benchmarks/isp.py real --update-card                  # the real raw files vs LibRaw
+    python benchmarks/isp.py speed --threads 2 --update-card     # 24 MP vs DnCNN-17x64; s/Mpix, RSS 1-24 MP
+
+Quality protocol (a RAW file holds linear light): 8-bit sRGB test image -> exact inverse sRGB curve ->
+RGGB mosaic -> (noisy: shot + read noise, variance = SHOT x signal + READ, fixed seed per image) ->
+method -> clip to [0, 1] -> sRGB curve -> RGB PSNR against the original, 10-pixel border ignored (as DPIR).
+Our models get the mosaic as a RAW file of a camera whose colour space is sRGB (white balance 1,
+identity matrix) and develop it with --tone neutral. Baselines (benchmarks/demosaic_baselines.py):
+bilinear, Malvar 2004, Menon 2007 (colour-demosaicing) and LibRaw VNG/PPG/AHD/DCB/DHT/AAHD (rawpy on a
+DNG written from the same mosaic). They demosaick only; none of them denoises.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import demosaic_baselines as baselines  # noqa: E402
+
+from enhance_cli.develop import Developer  # noqa: E402
+from enhance_cli.metrics import psnr  # noqa: E402
+from enhance_cli.models.dncnn import fused_dncnn  # noqa: E402
+from enhance_cli.rawio import RawImage, libraw_reference, read_raw  # noqa: E402
+from enhance_cli.registry import WEIGHTS_DIR  # noqa: E402
+from enhance_cli.training.data import image_files  # noqa: E402
+from enhance_cli.training.publish import write_card  # noqa: E402
+from enhance_cli.training.unprocess import read_noise_variance  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST = ROOT.parent / "shared" / "data" / "test"
+RAW = ROOT.parent / "shared" / "data" / "raw"
+DATASETS = ("Kodak24", "McMaster")
+SHOT = 2.5e-3  # a mid ISO: noise std 0.022 at 20% grey
+READ = read_noise_variance(SHOT)
+BORDER = 10
+OURS = ("isp", "isp-plain")
+BASELINES = (
+    "bilinear",
+    "malvar",
+    "menon",
+    "libraw-vng",
+    "libraw-ppg",
+    "libraw-ahd",
+    "libraw-dcb",
+    "libraw-dht",
+    "libraw-aahd",
+)
+
+
+def as_raw(mosaic: np.ndarray) -> RawImage:
+    """A RAW file from a camera whose colour space is linear sRGB."""
+    return RawImage(mosaic, "RGGB", np.ones(3, np.float32), np.eye(3, dtype=np.float32), 1, None, "benchmark")
+
+
+def noisy(mosaic: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    std = np.sqrt(SHOT * np.clip(mosaic, 0, None) + READ)
+    return (mosaic + std * rng.standard_normal(mosaic.shape)).astype(np.float32)
+
+
+def quality_benchmark(limit: int | None) -> dict:
+    developers = {name: Developer.for_model(name, device="cpu") for name in OURS}
+    results: dict = {}
+    for dataset in DATASETS:
+        folder = TEST / dataset
+        paths = sorted(image_files(folder), key=lambda p: (len(p.stem), p.stem))[:limit]
+        for condition in ("clean", "noisy"):
+            scores: dict[str, list[float]] = {name: [] for name in (*OURS, *BASELINES)}
+            seconds: dict[str, list[float]] = {name: [] for name in scores}
+            for index, path in enumerate(paths):
+                srgb = baselines.read_srgb(path)
+                mosaic = baselines.mosaic_rggb(baselines.srgb_to_linear(srgb))
+                if condition == "noisy":
+                    mosaic = noisy(mosaic, index)
+                for name in scores:
+                    started = time.perf_counter()
+                    if name in developers:
+                        result = developers[name].develop(as_raw(mosaic), "neutral").picture.pixels
+                    else:
+                        result = baselines.linear_to_srgb(np.clip(baselines.METHODS[name](mosaic), 0, 1))
+                    seconds[name].append(time.perf_counter() - started)
+                    scores[name].append(psnr(srgb, result, BORDER))
+            row = {
+                name: {"psnr": round(float(np.mean(v)), 2), "seconds": round(float(np.mean(seconds[name])), 3)}
+                for name, v in scores.items()
+            }
+            best = max(BASELINES, key=lambda n: row[n]["psnr"])
+            row["best_classical"] = best
+            row["margin_over_best_classical"] = {n: round(row[n]["psnr"] - row[best]["psnr"], 2) for n in OURS}
+            row["hc_minus_plain"] = round(row["isp"]["psnr"] - row["isp-plain"]["psnr"], 2)
+            row["images"] = len(paths)
+            results[f"{dataset}/{condition}"] = row
+            print(f"{dataset} {condition}: " + ", ".join(f"{n} {row[n]['psnr']:.2f}" for n in (*OURS, *BASELINES)))
+    results["protocol"] = (
+        f"linear-light RGGB mosaic of the 8-bit sRGB image; noisy: variance {SHOT:g} x signal + {READ:.3g}; "
+        f"RGB PSNR after the sRGB curve, {BORDER}px border ignored"
+    )
+    return results
+
+
+def real_files_benchmark() -> dict:
+    developer = Developer.for_model("isp", device="cpu")
+    rows = {}
+    for path in sorted(p for p in RAW.iterdir() if p.suffix.lower() in (".dng", ".crw", ".kdc")):
+        raw = read_raw(path)
+        ours = developer.develop(raw, "neutral").picture.pixels
+        reference = libraw_reference(path, "AHD", white_balance=raw.white_balance)
+        inner = (slice(4, -4), slice(4, -4))
+        gap = ours[inner].mean(axis=(0, 1)) - reference[inner].mean(axis=(0, 1))
+        rows[path.name] = {
+            "pattern": raw.pattern,
+            "size": list(ours.shape[:2]),
+            "libraw_size": list(reference.shape[:2]),
+            "channel_mean_difference_rgb": [round(float(g), 4) for g in gap],
+            "mean_abs_difference": round(float(np.abs(ours[inner] - reference[inner]).mean()), 4),
+        }
+        print(path.name, rows[path.name])
+    rows["against"] = "LibRaw AHD, same white balance, no auto-brightness, sRGB curve (rawio.libraw_reference)"
+    return rows
+
+
+def synthetic_raw(megapixels: float) -> RawImage:
+    """The sample DNG's mosaic mirrored out to ``megapixels`` (3:2), as a RawImage."""
+    sample = read_raw(ROOT / "samples" / "colorchart.dng")
+    width = int(round((megapixels * 1e6 * 1.5) ** 0.5)) // 2 * 2
+    height = int(round(megapixels * 1e6 / width)) // 2 * 2
+    reps = (-(-height // sample.mosaic.shape[0]), -(-width // sample.mosaic.shape[1]))
+    mosaic = np.tile(sample.mosaic, reps)[:height, :width]
+    return RawImage(
+        np.ascontiguousarray(mosaic), sample.pattern, sample.white_balance, sample.camera_to_srgb, 1, None, "synthetic"
+    )
+
+
+def speed_benchmark(megapixels: float) -> dict:
+    raw = synthetic_raw(megapixels)
+    height, width = raw.mosaic.shape
+    developer = Developer.for_model("isp", device="cpu")
+    dncnn = fused_dncnn()
+    developer.develop(synthetic_raw(0.5), "neutral")  # warm-up
+
+    started = time.perf_counter()
+    outcome = developer.develop(raw, "neutral")
+    ours = time.perf_counter() - started
+    # DnCNN over the same pixels, in 1024-pixel squares (a 24 MP whole-image forward needs > 20 GB).
+    image = torch.rand(1, 3, height, width)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for top in range(0, height, 1024):
+            for left in range(0, width, 1024):
+                dncnn(image[..., top : top + 1024, left : left + 1024])
+    reference = time.perf_counter() - started
+    result = {
+        "image": f"{width}x{height}",
+        "threads": torch.get_num_threads(),
+        "isp_seconds": round(ours, 2),
+        "dncnn17x64_seconds": round(reference, 2),
+        "ratio": round(ours / reference, 3),
+        "isp_tiles": outcome.tiles,
+        "isp_flops_per_pixel": {k: round(v) for k, v in developer.flops_per_pixel.items()},
+        "dncnn_flops_per_pixel": 1112832,
+    }
+    print(result)
+    return result
+
+
+def scaling_benchmark(sizes: list[float]) -> dict:
+    """s/Mpix and peak RSS of the whole CLI (read, develop, write PNG) on DNGs of 1-24 MP."""
+    rows = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for megapixels in sizes:
+            raw = synthetic_raw(megapixels)
+            source = Path(folder) / f"{megapixels:g}mp.dng"
+            baselines.mosaic_to_dng(raw.mosaic, source)
+            report = Path(folder) / "report.json"
+            command = [
+                "enhance",
+                "isp",
+                str(source),
+                "-o",
+                str(Path(folder) / "out.png"),
+                "--overwrite",
+                "--report",
+                str(report),
+                "-q",
+            ]
+            if torch.get_num_threads():
+                command += ["--threads", str(torch.get_num_threads())]
+            subprocess.run(command, check=True)
+            document = json.loads(report.read_text())
+            entry = document["images"][0]
+            pixels = entry["width"] * entry["height"] / 1e6
+            rows[f"{megapixels:g} MP"] = {
+                "size": f"{entry['width']}x{entry['height']}",
+                "seconds_total": entry["seconds"]["total"],
+                "seconds_per_megapixel": round(entry["seconds"]["total"] / pixels, 3),
+                "peak_rss_gib": round(document["peak_rss_bytes"] / 2**30, 2),
+                "tiles": entry["tiles"],
+            }
+            print(megapixels, rows[f"{megapixels:g} MP"])
+    rows["command"] = "enhance isp IMAGE.dng -o out.png --report r.json (synthetic DNGs tiled from the sample)"
+    return rows
+
+
+def update_cards(results: dict) -> None:
+    for name in OURS:
+        path = WEIGHTS_DIR / f"{name}.json"
+        card = json.loads(path.read_text())
+        card.setdefault("benchmarks", {}).update(results)
+        quality = card["benchmarks"].get("quality")
+        if quality:
+            cells = [f"{key.replace('/', ' ')} {quality[key][name]['psnr']:.2f}" for key in quality if "/" in key]
+            card["headline"] = "dB: " + ", ".join(cells)
+        write_card(card)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("part", choices=["quality", "real", "speed", "all"])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images of each dataset")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--update-card", action="store_true", help="record the results in weights/isp*.json")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = {}
+    for part in ["quality", "real", "speed"] if args.part == "all" else [args.part]:
+        started = time.perf_counter()
+        if part == "quality":
+            results[part] = quality_benchmark(args.limit)
+        elif part == "real":
+            results[part] = real_files_benchmark()
+        else:
+            results[part] = {"24 MP vs DnCNN": speed_benchmark(24.0), "scaling": scaling_benchmark([1, 4, 12, 24])}
+        flags = "".join(f" {f} {v}" for f, v in (("--limit", args.limit), ("--threads", args.threads)) if v)
+        results[part]["command"] = f"python benchmarks/isp.py {part}{flags}"
+        results[part]["benchmark_seconds"] = round(time.perf_counter() - started, 1)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    if args.update_card:
+        update_cards(results)
+
+
+if __name__ == "__main__":
+    main()
