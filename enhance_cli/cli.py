@@ -22,7 +22,7 @@ app = typer.Typer(
         "  cat in.png | enhance restore --task noise --level auto - -o - > out.png"
     ),
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
@@ -58,7 +58,7 @@ Output = Annotated[
         "--output",
         "-o",
         help="Output file, directory (several inputs, or ends in /), or - for stdout. "
-        "Default: next to each input as <stem>_<command>.<ext>.",
+        "Default: next to each input as `<stem>_<command>.<ext>`.",
         show_default=False,
     ),
 ]
@@ -284,7 +284,7 @@ def list_models(
 ) -> None:
     """List the models in the registry: task, size, cost per pixel, levels and headline results.
 
-    Each model's full card (training, benchmarks with their commands, sha256) is weights/<name>.md.
+    Each model's full card (training, benchmarks with their commands, sha256) is `weights/<name>.md`.
 
     Examples:
 
