@@ -1,0 +1,78 @@
+"""RAW training data and the RAW-side maths: unprocessing, the Bayer layout, white balance, colour."""
+
+import dataclasses
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from enhance_cli.colour import camera_to_srgb_from_xyz, linear_to_srgb, srgb_to_linear
+from enhance_cli.develop import balanced_mosaic, standard_tone
+from enhance_cli.models.isp_unet import IspUNet, bilinear_demosaic
+from enhance_cli.rawio import RawImage
+from enhance_cli.training.loop import train
+from enhance_cli.training.recipes import RECIPES
+from enhance_cli.training.unprocess import XYZ_TO_CAMERAS, add_raw_noise, mosaic_rggb, unprocess
+
+
+def test_srgb_curve_round_trips():
+    x = torch.linspace(0, 1, 1001)
+    torch.testing.assert_close(linear_to_srgb(srgb_to_linear(x)), x, atol=1e-6, rtol=0)
+
+
+def test_camera_matrices_keep_white_white():
+    for xyz_to_camera in XYZ_TO_CAMERAS:
+        torch.testing.assert_close(camera_to_srgb_from_xyz(xyz_to_camera) @ torch.ones(3), torch.ones(3))
+
+
+def test_mosaic_is_rggb_and_bilinear_keeps_the_samples():
+    image = torch.rand(1, 3, 8, 10)
+    mosaic = mosaic_rggb(image)
+    assert mosaic[0, 0, 0, 0] == image[0, 0, 0, 0] and mosaic[0, 0, 1, 1] == image[0, 2, 1, 1]
+    assert mosaic[0, 0, 0, 1] == image[0, 1, 0, 1] and mosaic[0, 0, 1, 0] == image[0, 1, 1, 0]
+    rebuilt = bilinear_demosaic(mosaic)
+    assert rebuilt[0, 0, 0, 0] == image[0, 0, 0, 0] and rebuilt[0, 1, 0, 1] == image[0, 1, 0, 1]
+    flat = bilinear_demosaic(mosaic_rggb(torch.full((1, 3, 8, 8), 0.3)))
+    torch.testing.assert_close(flat, torch.full_like(flat, 0.3))
+
+
+def test_raw_noise_is_signal_dependent():
+    signal = torch.full((1, 1, 256, 256), 0.25)
+    noisy = add_raw_noise(signal, torch.tensor([0.01]), torch.tensor([1e-4]), torch.Generator().manual_seed(0))
+    assert abs(float((noisy - signal).var()) - (0.01 * 0.25 + 1e-4)) < 2e-4
+
+
+def test_unprocessed_batches_develop_back_to_the_target():
+    clean = torch.rand(6, 3, 32, 32)
+    batch = unprocess(clean, np.random.default_rng(0), torch.Generator().manual_seed(0), clean_fraction=1.0)
+    assert batch.mosaic.shape == (6, 1, 32, 32) and batch.mosaic.max() <= 1
+    # Noise-free: the mosaic's samples, taken through the matrix, are the target's samples.
+    camera = torch.einsum("nij,njhw->nihw", torch.linalg.inv(batch.camera_to_srgb), batch.target)
+    torch.testing.assert_close(batch.mosaic, mosaic_rggb(camera).clamp_max(1), atol=1e-5, rtol=1e-4)
+
+
+def test_white_balance_is_applied_per_site_and_clipped():
+    mosaic = np.full((4, 6), 0.4, np.float32)
+    raw = RawImage(mosaic, "GRBG", np.array([2.0, 1.0, 3.0]), np.eye(3), 1, None, "test")
+    balanced, (top, left) = balanced_mosaic(raw)
+    assert (top, left) == (0, 1)
+    assert balanced[0, 0] == np.float32(0.8) and balanced[0, 1] == np.float32(0.4) and balanced[1, 1] == 1.0
+
+
+def test_standard_tone_keeps_black_grey_and_white():
+    values = np.array([0.0, 0.5, 1.0, 0.25], np.float32)
+    toned = standard_tone(values)
+    assert np.allclose(toned[:3], values[:3]) and toned[3] < values[3]
+
+
+def test_isp_training_runs(tmp_path, sample_pixels):
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray(sample_pixels[:96, :96]).save(data / "0.png")
+    config = {**RECIPES["isp"].config, "channels": [8, 8, 8], "mlp_width": 8}
+    recipe = dataclasses.replace(RECIPES["isp"], config=config, data=(data,), patch=64, batch=2, steps=2, warmup=1)
+    weights = train(recipe, tmp_path / "run")
+    trained = IspUNet(**config)
+    trained.load_state_dict(load_file(str(weights)))
+    assert any(".predictor." in name for name in trained.state_dict())  # the HC layers were trained too
