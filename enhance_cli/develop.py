@@ -17,6 +17,7 @@ import torch
 from enhance_cli.flops import flop_breakdown, parameter_count
 from enhance_cli.imageio import Picture
 from enhance_cli.pipeline import Outcome
+from enhance_cli.raw_noise import estimate_raw_noise, noise_std_map
 from enhance_cli.rawio import RawImage, apply_orientation, srgb_encode, to_rggb
 from enhance_cli.registry import ModelCard, find_card, load_model
 from enhance_cli.restorer import DEFAULT_MEMORY_BUDGET, pick_device
@@ -39,12 +40,25 @@ def balanced_mosaic(raw: RawImage) -> tuple[np.ndarray, tuple[int, int]]:
     Clipping after white balance (as LibRaw does) keeps blown highlights white instead of pink.
     """
     mosaic, offset = to_rggb(raw.mosaic, raw.pattern)
-    red, green, blue = (float(g) for g in raw.white_balance)
-    gains = np.array([[red, green], [green, blue]], dtype=np.float32)
-    height, width = mosaic.shape
-    balanced = mosaic * np.tile(gains, (height // 2, width // 2))
+    balanced = mosaic * _site_gains(raw, mosaic.shape)
     np.minimum(balanced, 1.0, out=balanced)
     return balanced, offset
+
+
+def network_input(raw: RawImage, noise: tuple[float, float] | None) -> tuple[np.ndarray, tuple[int, int]]:
+    """H x W x C: the balanced mosaic, then (``noise`` given) each pixel's noise std after white balance."""
+    balanced, offset = balanced_mosaic(raw)
+    if noise is None:
+        return balanced[..., None], offset
+    mosaic, _ = to_rggb(raw.mosaic, raw.pattern)
+    std = noise_std_map(mosaic, *noise) * _site_gains(raw, mosaic.shape)
+    return np.stack([balanced, std], axis=-1), offset
+
+
+def _site_gains(raw: RawImage, shape: tuple[int, int]) -> np.ndarray:
+    red, green, blue = (float(g) for g in raw.white_balance)
+    gains = np.array([[red, green], [green, blue]], dtype=np.float32)
+    return np.tile(gains, (shape[0] // 2, shape[1] // 2))
 
 
 class Developer:
@@ -77,7 +91,7 @@ class Developer:
     def flops_per_pixel(self) -> dict[str, float]:
         """FLOPs per mosaic pixel: ``conv`` (filtering at image resolution) and ``mlp`` (HC filter prediction)."""
         if self._flops is None:
-            self._flops = flop_breakdown(self.model.cpu(), 256, 256, channels=1)
+            self._flops = flop_breakdown(self.model.cpu(), 256, 256, channels=self.model.input_channels)
             self.model.to(self.device)
         return self._flops
 
@@ -88,17 +102,20 @@ class Developer:
         if tone not in TONES:
             raise ValueError(f"unknown tone {tone!r}; choose one of {', '.join(TONES)}")
         started = time.perf_counter()
-        mosaic, (top, left) = balanced_mosaic(raw)
+        noise = None
+        if self.model.input_channels == 2:
+            noise = estimate_raw_noise(to_rggb(raw.mosaic, raw.pattern)[0])
+        mosaic, (top, left) = network_input(raw, noise)
         height, width = raw.mosaic.shape
         align = self.model.scale_multiple
         tile = self.tile
         if tile is None:
-            tile = automatic_tile(*mosaic.shape, self.model.working_bytes_per_pixel, self.memory_budget, align)
+            tile = automatic_tile(*mosaic.shape[:2], self.model.working_bytes_per_pixel, self.memory_budget, align)
 
         def network(batch: torch.Tensor) -> torch.Tensor:
             return self.model(batch.to(self.device)).float().cpu()
 
-        result = run_tiled(network, mosaic[..., None], tile, self.tile_overlap, progress, align=align)
+        result = run_tiled(network, mosaic, tile, self.tile_overlap, progress, align=align)
         camera = result.image[top : top + height, left : left + width]
         tiles, processed = result.tiles, result.processed_pixels
         del mosaic, result
@@ -112,7 +129,8 @@ class Developer:
         picture = Picture(pixels, None, 8, raw.exif, None, "raw", {})
         by_part = {part: round(value * processed) for part, value in self.flops_per_pixel.items()}
         seconds = time.perf_counter() - started
-        return Outcome(picture, None, tiles, sum(by_part.values()), seconds, flops_by_part=by_part)
+        details = {"noise_shot": noise[0], "noise_read": noise[1]} if noise else None
+        return Outcome(picture, None, tiles, sum(by_part.values()), seconds, flops_by_part=by_part, details=details)
 
 
 def _stretch(pixels: np.ndarray, pixel_aspect: float) -> np.ndarray:

@@ -29,6 +29,7 @@ class Outcome:
     flops: int
     seconds: float
     flops_by_part: dict[str, int] | None = None  # e.g. HyperConvolution's filtering ("conv") vs prediction ("mlp")
+    details: dict[str, float] | None = None  # what else the report should record (e.g. an estimated noise model)
 
 
 Process = Callable[[Any, Callable[[int, int], None]], Outcome]
@@ -142,6 +143,7 @@ class Runner:
                 tiles=outcome.tiles,
                 flops=outcome.flops,
                 **({"flops_by_part": outcome.flops_by_part} if outcome.flops_by_part else {}),
+                **(outcome.details or {}),
                 seconds={
                     "read": round(read_done - started, 4),
                     "infer": round(infer_done - read_done, 4),

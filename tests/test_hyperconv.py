@@ -96,3 +96,11 @@ def test_tiles_aligned_to_the_cell_grid_match_the_whole_image():
     tiled = run_tiled(network, mosaic, 128, 64, align=model.scale_multiple)
     assert tiled.tiles > 1
     assert abs(tiled.image - whole).max() < 0.02
+
+
+def test_filters_stay_bounded_on_extreme_content():
+    torch.manual_seed(0)
+    layer = _randomised(HyperConv2d(4, cell=4, mlp_width=16), scale=1.0)
+    static = layer.predictor[-1].bias.view(1, -1, 1, 1)
+    kernels = layer.cell_kernels(torch.rand(1, 4, 32, 32) * 1000)
+    assert (kernels - static).abs().max() <= HyperConv2d.KERNEL_BOUND

@@ -74,6 +74,7 @@ def test_exif_is_carried_and_costs_are_reported(batch):
     record = report["images"][1]
     assert record["model"] == "isp" and record["params"] > 1e6
     assert record["flops_by_part"]["mlp"] > 0 and record["flops_by_part"]["conv"] > record["flops_by_part"]["mlp"]
+    assert record["noise_shot"] >= 0 and record["noise_read"] >= 0  # the estimated noise model the network used
 
 
 def test_standard_tone_adds_contrast_around_the_same_mid_grey(developer):

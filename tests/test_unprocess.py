@@ -3,6 +3,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from safetensors.torch import load_file
@@ -76,3 +77,25 @@ def test_isp_training_runs(tmp_path, sample_pixels):
     trained = IspUNet(**config)
     trained.load_state_dict(load_file(str(weights)))
     assert any(".predictor." in name for name in trained.state_dict())  # the HC layers were trained too
+
+
+def test_raw_noise_is_estimated_blind():
+    from enhance_cli.raw_noise import estimate_raw_noise
+
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[0:512, 0:768]
+    scene = (0.05 + 0.6 * (cols / 768) * (0.5 + 0.5 * np.sin(rows / 40) ** 2)).astype(np.float32)  # smooth
+    assert estimate_raw_noise(scene) == pytest.approx((0.0, 0.0), abs=2e-4)
+    for shot, read in [(1e-3, 1e-6), (1e-2, 1e-4)]:
+        noisy = scene + np.sqrt(shot * scene + read) * rng.standard_normal(scene.shape).astype(np.float32)
+        estimated_shot, estimated_read = estimate_raw_noise(noisy)
+        assert estimated_shot == pytest.approx(shot, rel=0.25)
+        assert estimated_read < 5 * read + 1e-5
+
+
+def test_noise_map_matches_the_noise_given():
+    clean = torch.full((4, 3, 32, 32), 0.5)
+    batch = unprocess(clean, np.random.default_rng(1), torch.Generator().manual_seed(1), clean_fraction=0.0)
+    assert batch.noise_std.shape == batch.mosaic.shape and (batch.noise_std > 0).all()
+    clean_batch = unprocess(clean, np.random.default_rng(1), torch.Generator().manual_seed(1), clean_fraction=1.0)
+    assert (clean_batch.noise_std == 0).all()

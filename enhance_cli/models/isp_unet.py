@@ -1,6 +1,8 @@
 """The ISP network: a U-Net that demosaicks and denoises a white-balanced Bayer mosaic in camera space.
 
-Input: N x 1 x H x W mosaic in RGGB phase, black-subtracted, 1.0 = white level, white balance applied.
+Input: N x 1 x H x W mosaic in RGGB phase, black-subtracted, 1.0 = white level, white balance applied;
+with ``noise_input`` a second channel holds each pixel's noise standard deviation (same scale), so one
+network serves clean and noisy files without smoothing away the detail of clean ones.
 Output: N x 3 x H x W linear camera RGB (white-balanced). The colour matrix, transfer curve and
 orientation come from the file's metadata afterwards (see ``enhance_cli.develop``).
 
@@ -23,6 +25,8 @@ from torch import nn
 from enhance_cli.models.base import RestorationModel
 from enhance_cli.nn import HyperConv2d
 from enhance_cli.registry import register_architecture
+
+NOISE_SCALE = 10.0  # noise standard deviations are small; scaled to the range of the mosaic's values
 
 
 class Block(nn.Module):
@@ -62,8 +66,6 @@ def bilinear_demosaic(mosaic: torch.Tensor) -> torch.Tensor:
 class IspUNet(RestorationModel):
     """Joint demosaick + denoise U-Net; ``hyper`` switches HyperConvolution on per level."""
 
-    input_channels = 1
-
     def __init__(
         self,
         channels: tuple[int, int, int] = (32, 64, 128),
@@ -73,9 +75,11 @@ class IspUNet(RestorationModel):
         cells: tuple[int, int, int] = (8, 8, 4),
         mlp_width: int = 256,
         expansion: float = 2.0,
+        noise_input: bool = False,
     ) -> None:
         super().__init__()
         c0, c1, c2 = channels
+        self.input_channels = 2 if noise_input else 1
 
         def blocks(count: int, level: int) -> nn.ModuleList:
             return nn.ModuleList(
@@ -83,6 +87,11 @@ class IspUNet(RestorationModel):
             )
 
         self.head = nn.Conv2d(4, c0, 3, padding=1)
+        if noise_input:
+            # Starts at zero, so a network trained without the noise map carries on unchanged.
+            self.noise_head = nn.Conv2d(4, c0, 3, padding=1)
+            nn.init.zeros_(self.noise_head.weight)
+            nn.init.zeros_(self.noise_head.bias)
         self.encoder0 = blocks(encoder_blocks[0], 0)
         self.down1 = nn.Conv2d(c0, c1, 2, stride=2)
         self.encoder1 = blocks(encoder_blocks[1], 1)
@@ -108,8 +117,12 @@ class IspUNet(RestorationModel):
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")  # reflect keeps the CFA phase
         return self.restore(x)[..., :height, :width]
 
-    def restore(self, mosaic: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
-        skip0 = _run(self.encoder0, self.head(F.pixel_unshuffle(mosaic, 2)))
+    def restore(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
+        mosaic = x[:, :1]
+        features = self.head(F.pixel_unshuffle(mosaic, 2))
+        if self.input_channels == 2:
+            features = features + self.noise_head(F.pixel_unshuffle(x[:, 1:2] * NOISE_SCALE, 2))
+        skip0 = _run(self.encoder0, features)
         skip1 = _run(self.encoder1, self.down1(skip0))
         deep = _run(self.middle, self.down2(skip1))
         up = skip1 + F.pixel_shuffle(self.up2(deep), 2)

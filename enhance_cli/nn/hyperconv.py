@@ -12,7 +12,8 @@ Our geometry (the paper's was not available, see ../shared/METHODS.md §1):
 - Each cell's kernel sits at the cell's centre and kernels are bilinearly interpolated between
   centres, so the effective filter varies continuously: no seams at cell (or aligned tile) borders.
 - The MLP's last layer starts at zero and its bias holds an ordinary kernel, so at initialisation
-  the layer *is* a static depthwise conv; training learns the input-dependent part.
+  the layer *is* a static depthwise conv; training learns the input-dependent part, which is
+  bounded (tanh) so that content unlike the training data cannot make the filters explode.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from torch import nn
 
 class HyperConv2d(nn.Module):
     """Depthwise ``kernel_size`` conv whose kernels an MLP predicts per ``cell``-pixel cell of ``guide``."""
+
+    KERNEL_BOUND = 1.0  # largest change the MLP may make to any kernel tap
 
     def __init__(
         self,
@@ -62,7 +65,12 @@ class HyperConv2d(nn.Module):
         c = self.cell
         stats = torch.cat([guide, guide * guide], dim=1)
         pooled = F.avg_pool2d(stats, c, c, ceil_mode=True, count_include_pad=False)
-        return self.predictor(pooled)
+        kernels = self.predictor(pooled)
+        # The input-dependent part is bounded: unusual content (saturated colours, extreme contrast) cannot
+        # make the filters, and with them the features, grow without limit.
+        static = self.predictor[-1].bias.view(1, -1, 1, 1)
+        bound = self.KERNEL_BOUND
+        return static + bound * torch.tanh((kernels - static) / bound)
 
     def kernel_field(self, guide: torch.Tensor) -> torch.Tensor:
         """The effective per-pixel kernels: N x (C·k·k) x H x W (for tests and inspection)."""

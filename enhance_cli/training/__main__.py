@@ -16,7 +16,12 @@ def main() -> None:
     parser.add_argument("--run-dir", type=Path, default=None, help="default: runs/<recipe>")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
-    parser.add_argument("--init", type=Path, default=None, help="start a new run from these safetensors weights")
+    parser.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start a new run from these safetensors weights (default: the recipe's earlier stage, if any)",
+    )
     parser.add_argument("--publish", action="store_true", help="then copy the weights and card into weights/")
     args = parser.parse_args()
     recipe = RECIPES[args.recipe]
@@ -25,7 +30,7 @@ def main() -> None:
 
         recipe = replace(recipe, steps=args.steps)
     run_dir = args.run_dir or Path("runs") / recipe.name
-    print(train(recipe, run_dir, threads=args.threads, init=args.init))
+    print(train(recipe, run_dir, threads=args.threads, init=args.init or recipe.init))
     if args.publish:
         print(publish(recipe, run_dir))
 

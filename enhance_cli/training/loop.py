@@ -58,8 +58,9 @@ def isp_loss(
 ) -> torch.Tensor:
     """RAW development: unprocessed noisy mosaics in, L1 in sRGB after each sample's colour matrix."""
     batch = unprocess(clean, rng, generator)
+    inputs = torch.cat([batch.mosaic, batch.noise_std], dim=1) if model.input_channels == 2 else batch.mosaic
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
-        camera = model(batch.mosaic)
+        camera = model(inputs)
     developed = linear_to_srgb(apply_matrix(camera.float(), batch.camera_to_srgb))
     return (developed - linear_to_srgb(batch.target)).abs().mean()
 
@@ -104,8 +105,11 @@ def train(recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path 
     elif init is not None:
         from safetensors.torch import load_file
 
-        model.load_state_dict(load_file(str(init)))
-        print(f"initialised from {init}", file=log)
+        # Non-strict: a network grown by new, zero-initialised layers starts from its smaller predecessor.
+        missing, unexpected = model.load_state_dict(load_file(str(init)), strict=False)
+        if unexpected:
+            raise ValueError(f"{init} does not fit {recipe.architecture}: unexpected {unexpected}")
+        print(f"initialised from {init}" + (f"; new layers: {missing}" if missing else ""), file=log)
 
     sampler = PatchSampler(list(recipe.data), recipe.patch)
     print(f"{recipe.name}: {len(sampler)} images, {sum(p.numel() for p in model.parameters())} params", file=log)

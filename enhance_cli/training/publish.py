@@ -45,6 +45,7 @@ def publish(recipe: Recipe, run_dir: Path, weights_dir: Path = WEIGHTS_DIR) -> P
             "hardware": f"{platform.processor() or platform.machine()}, {summary['threads']} CPU thread(s), "
             f"torch {torch.__version__}, {'bf16 autocast' if recipe.bf16 else 'fp32'}",
             "date": date.today().isoformat(),
+            **_previous_stage(recipe),
         },
         "benchmarks": previous.get("benchmarks", {}),
         "headline": previous.get("headline", ""),
@@ -52,6 +53,22 @@ def publish(recipe: Recipe, run_dir: Path, weights_dir: Path = WEIGHTS_DIR) -> P
     }
     write_card(card, weights_dir)
     return card_path
+
+
+def _previous_stage(recipe: Recipe) -> dict:
+    """The earlier stage a recipe starts from, with its own steps and wall time, so the card adds up."""
+    if recipe.init is None:
+        return {}
+    summary_path = recipe.init.parent / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    return {
+        "previous_stage": {
+            "command": f"python -m enhance_cli.training {summary.get('recipe', recipe.init.stem)}",
+            "weights": str(recipe.init),
+            "steps": summary.get("steps"),
+            "wall_seconds": summary.get("wall_seconds"),
+        }
+    }
 
 
 def write_card(card: dict, weights_dir: Path = WEIGHTS_DIR) -> None:
@@ -85,6 +102,14 @@ def render_markdown(card: dict) -> str:
         f"- steps: {training['steps']} ({training['patches_seen']} patches of {training['recipe']['patch']}px), "
         f"wall time {training['wall_seconds'] / 60:.0f} min on {training['hardware']}",
         f"- recipe: `{json.dumps(training['recipe'])}`",
+    ]
+    if training.get("previous_stage"):
+        stage = training["previous_stage"]
+        lines.append(
+            f"- started from an earlier stage: `{stage['command']}` ({stage['steps']} steps, "
+            f"{(stage['wall_seconds'] or 0) / 60:.0f} min), weights `{stage['weights']}`"
+        )
+    lines += [
         "",
     ]
     if card.get("benchmarks"):

@@ -29,6 +29,7 @@ class Recipe:
     log_every: int = 50
     checkpoint_every: int = 250
     card: dict = field(default_factory=dict)  # registry fields: level spec, estimator, summary
+    init: Path | None = None  # weights of an earlier stage to start from (relative to the repository root)
 
 
 TRAIN_SETS = (DATA / "train" / "CBSD432", DATA / "train" / "WikiPhotos", DATA / "train" / "T91")
@@ -42,6 +43,9 @@ ISP_UNET = {
     "mlp_width": 256,
     "expansion": 2.0,
 }
+
+# The ablation: the same U-Net with static depthwise filters, widened to the same FLOPs (within 1%).
+ISP_PLAIN = {**ISP_UNET, "hyper": [False, False, False], "expansion": 2.5}
 
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
@@ -80,8 +84,9 @@ RECIPES: dict[str, Recipe] = {
             warmup=100,
             card={"summary": "Blind noise-level (sigma) estimator for hyperres-noise; median over 16 crops"},
         ),
+        # The ISP is trained in two stages: blind (mosaic only), then with the noise map as a second input.
         Recipe(
-            name="isp",
+            name="isp-blind",
             objective="isp",
             task="isp",
             architecture="isp-unet",
@@ -94,19 +99,14 @@ RECIPES: dict[str, Recipe] = {
             levels_per_step=1,
             steps=8000,
             lr=1e-3,
-            card={
-                "summary": "HC U-Net ISP: demosaicks and denoises Bayer RAW in camera space (HyperConvolution at 1/4 "
-                "and 1/8 resolution)",
-                "default_for_task": True,
-            },
+            card={"summary": "Stage 1 of isp (no noise-map input); not shipped"},
         ),
         Recipe(
-            name="isp-plain",
+            name="isp-plain-blind",
             objective="isp",
             task="isp",
             architecture="isp-unet",
-            # The ablation: the same U-Net with static depthwise filters, widened to the same FLOPs (within 1%).
-            config={**ISP_UNET, "hyper": [False, False, False], "expansion": 2.5},
+            config=ISP_PLAIN,
             data=TRAIN_SETS,
             level_range=(0.0, 0.0),
             norm_scale=1.0,
@@ -115,7 +115,49 @@ RECIPES: dict[str, Recipe] = {
             levels_per_step=1,
             steps=8000,
             lr=1e-3,
-            card={"summary": "isp's plain-convolution twin at matched FLOPs (the HyperConvolution ablation)"},
+            card={"summary": "Stage 1 of isp-plain (no noise-map input); not shipped"},
+        ),
+        Recipe(
+            name="isp",
+            objective="isp",
+            task="isp",
+            architecture="isp-unet",
+            config={**ISP_UNET, "noise_input": True},
+            data=TRAIN_SETS,
+            level_range=(0.0, 0.0),
+            norm_scale=1.0,
+            patch=128,
+            batch=8,
+            levels_per_step=1,
+            steps=3000,
+            lr=3e-4,
+            warmup=100,
+            card={
+                "summary": "HC U-Net ISP: demosaicks and denoises Bayer RAW in camera space, guided by the file's "
+                "estimated noise (HyperConvolution at 1/4 and 1/8 resolution)",
+                "default_for_task": True,
+            },
+            init=Path("runs/isp-blind/isp-blind.safetensors"),
+        ),
+        Recipe(
+            name="isp-plain",
+            objective="isp",
+            task="isp",
+            architecture="isp-unet",
+            config={**ISP_PLAIN, "noise_input": True},
+            data=TRAIN_SETS,
+            level_range=(0.0, 0.0),
+            norm_scale=1.0,
+            patch=128,
+            batch=8,
+            levels_per_step=1,
+            steps=3000,
+            lr=3e-4,
+            warmup=100,
+            card={
+                "summary": "isp's plain-convolution twin at matched FLOPs (the HyperConvolution ablation)",
+            },
+            init=Path("runs/isp-plain-blind/isp-plain-blind.safetensors"),
         ),
     ]
 }

@@ -26,11 +26,13 @@ XYZ_TO_CAMERAS = torch.tensor(
 )
 # Shot-noise range (variance per unit signal); read noise follows the log-linear fit over real sensors.
 SHOT_NOISE = (1e-4, 1.2e-2)
+ESTIMATE_ERROR = 0.3  # log-normal scatter of the noise model given to the network (blind estimates err so much)
 
 
 @dataclass
 class RawBatch:
     mosaic: torch.Tensor  # N x 1 x H x W, RGGB, white balance applied: the network's input
+    noise_std: torch.Tensor  # N x 1 x H x W, each pixel's noise std after white balance, as estimated at inference
     camera_to_srgb: torch.Tensor  # N x 3 x 3
     target: torch.Tensor  # N x 3 x H x W linear sRGB the network's output should become after the matrix
 
@@ -86,6 +88,12 @@ def unprocess(
     noiseless = rng.random(n) < clean_fraction
     shots[noiseless], reads[noiseless] = 0.0, 0.0
     noisy = add_raw_noise(raw, torch.from_numpy(shots).float(), torch.from_numpy(reads).float(), generator)
-    mosaic = (noisy.clamp_max(1.0) * per_pixel).clamp_max(1.0)  # the sensor saturates; LibRaw clips after WB
+    noisy = noisy.clamp_max(1.0)  # the sensor saturates
+    mosaic = (noisy * per_pixel).clamp_max(1.0)  # LibRaw clips after white balance
+    # At inference the noise model is estimated: give the network the truth with estimation-sized errors.
+    jitter = np.exp(rng.normal(0, ESTIMATE_ERROR, (2, n)))
+    shot_seen = torch.from_numpy(shots * jitter[0]).float().view(-1, 1, 1, 1)
+    read_seen = torch.from_numpy(reads * jitter[1]).float().view(-1, 1, 1, 1)
+    noise_std = (shot_seen * noisy.clamp_min(0) + read_seen).sqrt() * per_pixel
     # The target is the white-balanced camera RGB; the loss compares it through the matrix, in sRGB.
-    return RawBatch(mosaic, camera_to_srgb, target)
+    return RawBatch(mosaic, noise_std, camera_to_srgb, target)
