@@ -99,3 +99,13 @@ def test_noise_map_matches_the_noise_given():
     assert batch.noise_std.shape == batch.mosaic.shape and (batch.noise_std > 0).all()
     clean_batch = unprocess(clean, np.random.default_rng(1), torch.Generator().manual_seed(1), clean_fraction=1.0)
     assert (clean_batch.noise_std == 0).all()
+
+
+def test_saturation_boost_keeps_greys_and_spreads_colours():
+    from enhance_cli.training.unprocess import boost_saturation
+
+    grey = torch.full((1, 3, 4, 4), 0.3)
+    torch.testing.assert_close(boost_saturation(grey, torch.tensor([2.0])), grey)
+    colour = torch.tensor([0.2, 0.3, 0.4]).view(1, 3, 1, 1).expand(1, 3, 4, 4)
+    boosted = boost_saturation(colour, torch.tensor([2.0]))
+    assert boosted[0, 2, 0, 0] - boosted[0, 0, 0, 0] == pytest.approx(0.4)

@@ -18,13 +18,18 @@ def image_files(folder: Path) -> list[Path]:
 class PatchSampler:
     """Random training patches from every image under some folders."""
 
-    def __init__(self, folders: list[Path], patch: int, grey: bool = False) -> None:
+    def __init__(self, folders: list[Path], patch: int, grey: bool = False, downscale: int = 1) -> None:
         self.patch = patch
         self.images: list[np.ndarray] = []
         for folder in folders:
             for path in image_files(folder):
                 with Image.open(path) as image:
-                    array = np.asarray(image.convert("L" if grey else "RGB"))
+                    image = image.convert("L" if grey else "RGB")
+                    if downscale > 1:
+                        # Box-averaging restores full-resolution colour to JPEG sources (4:2:0 chroma)
+                        # and removes their compression and demosaicking traces.
+                        image = image.reduce(downscale)
+                    array = np.asarray(image)
                 if min(array.shape[:2]) >= patch:
                     self.images.append(array.reshape(*array.shape[:2], -1))
         if not self.images:

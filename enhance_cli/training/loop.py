@@ -57,7 +57,7 @@ def isp_loss(
     model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
 ) -> torch.Tensor:
     """RAW development: unprocessed noisy mosaics in, L1 in sRGB after each sample's colour matrix."""
-    batch = unprocess(clean, rng, generator)
+    batch = unprocess(clean, rng, generator, saturation=recipe.saturation)
     inputs = torch.cat([batch.mosaic, batch.noise_std], dim=1) if model.input_channels == 2 else batch.mosaic
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
         camera = model(inputs)
@@ -111,7 +111,7 @@ def train(recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path 
             raise ValueError(f"{init} does not fit {recipe.architecture}: unexpected {unexpected}")
         print(f"initialised from {init}" + (f"; new layers: {missing}" if missing else ""), file=log)
 
-    sampler = PatchSampler(list(recipe.data), recipe.patch)
+    sampler = PatchSampler(list(recipe.data), recipe.patch, downscale=recipe.downscale)
     print(f"{recipe.name}: {len(sampler)} images, {sum(p.numel() for p in model.parameters())} params", file=log)
     objective = OBJECTIVES[recipe.objective]
     model.train()

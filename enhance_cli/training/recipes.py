@@ -30,6 +30,8 @@ class Recipe:
     checkpoint_every: int = 250
     card: dict = field(default_factory=dict)  # registry fields: level spec, estimator, summary
     init: Path | None = None  # weights of an earlier stage to start from (relative to the repository root)
+    downscale: int = 1  # shrink training images by this factor first (clean full-resolution colour)
+    saturation: float = 1.0  # isp: boost colour saturation of some patches by up to this factor
 
 
 TRAIN_SETS = (DATA / "train" / "CBSD432", DATA / "train" / "WikiPhotos", DATA / "train" / "T91")
@@ -138,6 +140,8 @@ RECIPES: dict[str, Recipe] = {
                 "default_for_task": True,
             },
             init=Path("runs/isp-blind/isp-blind.safetensors"),
+            downscale=2,
+            saturation=2.0,
         ),
         Recipe(
             name="isp-plain",
@@ -158,6 +162,8 @@ RECIPES: dict[str, Recipe] = {
                 "summary": "isp's plain-convolution twin at matched FLOPs (the HyperConvolution ablation)",
             },
             init=Path("runs/isp-plain-blind/isp-plain-blind.safetensors"),
+            downscale=2,
+            saturation=2.0,
         ),
     ]
 }

@@ -63,12 +63,28 @@ def add_raw_noise(mosaic: torch.Tensor, shot: torch.Tensor, read: torch.Tensor, 
     return mosaic + variance.sqrt() * torch.randn(mosaic.shape, generator=generator)
 
 
+def boost_saturation(linear: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Push colours away from grey by per-image ``factors`` (N): saturated scenes are rare in photo sets."""
+    grey = linear.mean(dim=1, keepdim=True)
+    return (grey + factors.view(-1, 1, 1, 1) * (linear - grey)).clamp(0, 1)
+
+
 def unprocess(
-    clean: torch.Tensor, rng: np.random.Generator, generator: torch.Generator, clean_fraction: float = 0.2
+    clean: torch.Tensor,
+    rng: np.random.Generator,
+    generator: torch.Generator,
+    clean_fraction: float = 0.2,
+    saturation: float = 1.0,
 ) -> RawBatch:
-    """A training batch of white-balanced noisy mosaics from clean sRGB patches N x 3 x H x W."""
+    """A training batch of white-balanced noisy mosaics from clean sRGB patches N x 3 x H x W.
+
+    ``saturation`` > 1: half the patches get their colour saturation boosted by up to that factor.
+    """
     n, _, height, width = clean.shape
     linear = srgb_to_linear(clean)
+    if saturation > 1:
+        factors = np.where(rng.random(n) < 0.5, rng.uniform(1, saturation, n), 1.0)
+        linear = boost_saturation(linear, torch.from_numpy(factors).float())
     matrices = []
     for _ in range(n):
         if rng.random() < 0.2:  # some cameras are close to sRGB already
