@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-# Linear sRGB (D65) to CIE XYZ, IEC 61966-2-1.
+# Linear sRGB (D65) to CIE XYZ, as LibRaw's xyz_rgb (IEC 61966-2-1 to five decimals), so that matrices
+# built here match the ones LibRaw develops with.
 SRGB_TO_XYZ = torch.tensor(
-    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
+    dtype=torch.float64,
 )
 
 
@@ -28,8 +31,17 @@ def apply_matrix(image: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     return torch.einsum("nij,njhw->nihw", matrix.to(image), image)
 
 
-def camera_to_srgb_from_xyz(xyz_to_camera: torch.Tensor) -> torch.Tensor:
-    """LibRaw's construction: camera <- sRGB rows normalised to sum 1 (white maps to white), inverted."""
-    srgb_to_camera = xyz_to_camera @ SRGB_TO_XYZ.to(xyz_to_camera)
-    srgb_to_camera = srgb_to_camera / srgb_to_camera.sum(dim=-1, keepdim=True)
-    return torch.linalg.inv(srgb_to_camera)
+def camera_to_srgb_from_xyz(xyz_to_camera: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """LibRaw's cam_xyz_coeff(): camera <- XYZ (colours x 3) to the sRGB <- camera matrix (3 x colours).
+
+    Each row of camera <- sRGB is normalised to sum 1, so sRGB white gives equal camera values and white
+    balance stays with the separate gains; LibRaw zeroes a row whose sum is (near) zero instead. Returns
+    the input's kind: a float32 tensor for a tensor, a float64 array otherwise.
+    """
+    as_tensor = isinstance(xyz_to_camera, torch.Tensor)
+    camera_from_srgb = torch.as_tensor(np.asarray(xyz_to_camera, dtype=np.float64)) @ SRGB_TO_XYZ
+    sums = camera_from_srgb.sum(dim=1, keepdim=True)
+    usable = sums > 1e-5
+    camera_from_srgb = torch.where(usable, camera_from_srgb / torch.where(usable, sums, 1.0), 0.0)
+    srgb_from_camera = torch.linalg.pinv(camera_from_srgb)
+    return srgb_from_camera.float() if as_tensor else srgb_from_camera.numpy()

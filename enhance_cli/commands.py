@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from enhance_cli.paths import STDIO, UsageError, plan_jobs
-from enhance_cli.pipeline import Runner, RunOptions, WriteOptions
+from enhance_cli.imageio import IMAGE_SUFFIXES
+from enhance_cli.paths import STDIO, Job, UsageError, plan_jobs
+from enhance_cli.pipeline import Runner, RunOptions, WriteOptions, read_source
 from enhance_cli.rawio import RAW_SUFFIXES, RawError, RawImage, read_raw
 from enhance_cli.registry import ModelNotFound, build_architecture, list_cards
 from enhance_cli.restorer import Restorer
@@ -44,20 +45,12 @@ def run_restore(
 ) -> int:
     """Restore every input; return the exit status (0 all ok, 1 some failed, 2 usage error)."""
     try:
-        if bits == 16 and format in ("jpeg", "webp"):
-            raise UsageError(f"--bits 16 needs png or tiff, not {format}")
-        jobs = plan_jobs(inputs, output, command, format, recursive)
-        if threads:
-            torch.set_num_threads(threads)
+        jobs = _plan(inputs, output, command, format, bits, recursive, threads)
         restorer = Restorer.for_task(task, model, device=device, tile=tile, tile_overlap=tile_overlap)
     except (UsageError, ModelNotFound, ValueError) as error:
-        stderr.print(f"[red]error[/]: {escape(str(error))}", soft_wrap=True)
-        return 2
-    if not jobs:
-        stderr.print(f"[red]error[/]: no images found in {escape(' '.join(inputs))}", soft_wrap=True)
-        return 1
+        return _usage_error(error)
     spec = restorer.card.level
-    if level is not None and not spec.minimum <= level <= spec.maximum:
+    if jobs and level is not None and not spec.minimum <= level <= spec.maximum:
         stderr.print(
             f"[yellow]note[/]: {spec.name} {level:g} is outside the trained range "
             f"{spec.minimum:g}-{spec.maximum:g}; using {restorer.check_level(level):g}"
@@ -75,7 +68,39 @@ def run_restore(
         quiet=quiet,
         debug=debug,
     )
-    records = Runner(process, options).run(jobs)
+    return _run_batch(jobs, inputs, process, options, read_source, "images")
+
+
+def _plan(
+    inputs: list[str],
+    output: str | None,
+    command: str,
+    format: str | None,
+    bits: int | None,
+    recursive: bool,
+    threads: int | None,
+    suffixes: frozenset[str] = IMAGE_SUFFIXES,
+) -> list[Job]:
+    """The jobs of one command run (raises UsageError), with the thread count set."""
+    if bits == 16 and format in ("jpeg", "webp"):
+        raise UsageError(f"--bits 16 needs png or tiff, not {format}")
+    jobs = plan_jobs(inputs, output, command, format, recursive, suffixes)
+    if threads:
+        torch.set_num_threads(threads)
+    return jobs
+
+
+def _usage_error(error: Exception) -> int:
+    stderr.print(f"[red]error[/]: {escape(str(error))}", soft_wrap=True)
+    return 2
+
+
+def _run_batch(jobs: list[Job], inputs: list[str], process, options: RunOptions, reader, found: str) -> int:
+    """Run every job; the exit status is 1 if any failed, or if there was nothing to do."""
+    if not jobs:
+        stderr.print(f"[red]error[/]: no {found} found in {escape(' '.join(inputs))}", soft_wrap=True)
+        return 1
+    records = Runner(process, options, reader).run(jobs)
     return 0 if all(r["ok"] for r in records) else 1
 
 
@@ -107,18 +132,10 @@ def run_isp(
     from enhance_cli.develop import Developer
 
     try:
-        if bits == 16 and format in ("jpeg", "webp"):
-            raise UsageError(f"--bits 16 needs png or tiff, not {format}")
-        jobs = plan_jobs(inputs, output, "isp", format, recursive, suffixes=RAW_SUFFIXES)
-        if threads:
-            torch.set_num_threads(threads)
+        jobs = _plan(inputs, output, "isp", format, bits, recursive, threads, RAW_SUFFIXES)
         developer = Developer.for_model(model, device=device, tile=tile, tile_overlap=tile_overlap)
     except (UsageError, ModelNotFound, ValueError) as error:
-        stderr.print(f"[red]error[/]: {escape(str(error))}", soft_wrap=True)
-        return 2
-    if not jobs:
-        stderr.print(f"[red]error[/]: no RAW files found in {escape(' '.join(inputs))}", soft_wrap=True)
-        return 1
+        return _usage_error(error)
 
     def process(raw: RawImage, progress):
         return developer.develop(raw, tone, progress)
@@ -132,8 +149,7 @@ def run_isp(
         quiet=quiet,
         debug=debug,
     )
-    records = Runner(process, options, reader=read_raw_source).run(jobs)
-    return 0 if all(r["ok"] for r in records) else 1
+    return _run_batch(jobs, inputs, process, options, read_raw_source, "RAW files")
 
 
 def model_rows() -> list[dict]:

@@ -14,13 +14,13 @@ import cv2
 import numpy as np
 import torch
 
-from enhance_cli.flops import flop_breakdown, parameter_count
+from enhance_cli.flops import flop_breakdown
 from enhance_cli.imageio import Picture
 from enhance_cli.pipeline import Outcome
 from enhance_cli.raw_noise import estimate_raw_noise, noise_std_map
 from enhance_cli.rawio import RawImage, apply_orientation, srgb_encode, to_rggb
-from enhance_cli.registry import ModelCard, find_card, load_model
-from enhance_cli.restorer import DEFAULT_MEMORY_BUDGET, pick_device
+from enhance_cli.registry import ModelCard, find_card
+from enhance_cli.restorer import LoadedModel
 from enhance_cli.tiling import automatic_tile, run_tiled
 
 TONES = ("standard", "neutral")
@@ -37,22 +37,17 @@ def standard_tone(encoded: np.ndarray) -> np.ndarray:
 def balanced_mosaic(raw: RawImage) -> tuple[np.ndarray, tuple[int, int]]:
     """The network's input: RGGB phase, even sides, white balance applied, clipped at saturation.
 
-    Clipping after white balance (as LibRaw does) keeps blown highlights white instead of pink.
+    Also returns (top, left): the rows and columns :func:`~enhance_cli.rawio.to_rggb` added.
     """
     mosaic, offset = to_rggb(raw.mosaic, raw.pattern)
-    balanced = mosaic * _site_gains(raw, mosaic.shape)
+    return _balance(mosaic, _site_gains(raw, mosaic.shape)), offset
+
+
+def _balance(mosaic: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    # Clipping after white balance (as LibRaw does) keeps blown highlights white instead of pink.
+    balanced = mosaic * gains
     np.minimum(balanced, 1.0, out=balanced)
-    return balanced, offset
-
-
-def network_input(raw: RawImage, noise: tuple[float, float] | None) -> tuple[np.ndarray, tuple[int, int]]:
-    """H x W x C: the balanced mosaic, then (``noise`` given) each pixel's noise std after white balance."""
-    balanced, offset = balanced_mosaic(raw)
-    if noise is None:
-        return balanced[..., None], offset
-    mosaic, _ = to_rggb(raw.mosaic, raw.pattern)
-    std = noise_std_map(mosaic, *noise) * _site_gains(raw, mosaic.shape)
-    return np.stack([balanced, std], axis=-1), offset
+    return balanced
 
 
 def _site_gains(raw: RawImage, shape: tuple[int, int]) -> np.ndarray:
@@ -61,26 +56,13 @@ def _site_gains(raw: RawImage, shape: tuple[int, int]) -> np.ndarray:
     return np.tile(gains, (shape[0] // 2, shape[1] // 2))
 
 
-class Developer:
+class Developer(LoadedModel):
     """A loaded ISP model, ready to develop RAW files."""
 
-    def __init__(
-        self,
-        card: ModelCard,
-        device: str = "auto",
-        tile: int | None = None,
-        tile_overlap: int = DEFAULT_OVERLAP,
-        memory_budget: int = DEFAULT_MEMORY_BUDGET,
-    ) -> None:
+    def __init__(self, card: ModelCard, tile_overlap: int = DEFAULT_OVERLAP, **options) -> None:
         if card.task != "isp":
             raise ValueError(f"model {card.name!r} is for task {card.task!r}, not isp")
-        self.card = card
-        self.device = pick_device(device)
-        self.model = load_model(card).to(self.device)
-        self.tile = tile
-        self.tile_overlap = tile_overlap
-        self.memory_budget = memory_budget
-        self.params = parameter_count(self.model)
+        super().__init__(card, tile_overlap=tile_overlap, **options)
         self._flops: dict[str, float] | None = None
 
     @classmethod
@@ -102,10 +84,15 @@ class Developer:
         if tone not in TONES:
             raise ValueError(f"unknown tone {tone!r}; choose one of {', '.join(TONES)}")
         started = time.perf_counter()
+        mosaic, (top, left) = to_rggb(raw.mosaic, raw.pattern)
+        gains = _site_gains(raw, mosaic.shape)
+        planes = [_balance(mosaic, gains)]
         noise = None
-        if self.model.input_channels == 2:
-            noise = estimate_raw_noise(to_rggb(raw.mosaic, raw.pattern)[0])
-        mosaic, (top, left) = network_input(raw, noise)
+        if self.model.input_channels == 2:  # each pixel's noise std after white balance, from a blind estimate
+            noise = estimate_raw_noise(mosaic)
+            planes.append(noise_std_map(mosaic, *noise) * gains)
+        mosaic = np.stack(planes, axis=-1)
+        del planes, gains
         height, width = raw.mosaic.shape
         align = self.model.scale_multiple
         tile = self.tile

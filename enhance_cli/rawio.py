@@ -38,9 +38,11 @@ from pathlib import Path
 import numpy as np
 import rawpy
 import tifffile
+import torch
 from PIL import Image, UnidentifiedImageError
 from PIL.TiffImagePlugin import IFDRational
 
+from .colour import camera_to_srgb_from_xyz, linear_to_srgb
 from .imageio import MAX_PIXELS, ORIENTATION, ImageError, upright
 
 RAW_SUFFIXES = frozenset(
@@ -61,11 +63,6 @@ _EXIF_IFD = 0x8769
 # LibRaw's flip (bit 4: transpose, bit 2: flip rows, bit 1: flip columns) -> EXIF orientation; LibRaw reads
 # EXIF orientation o as flip "50132467"[o], so this is that table inverted.
 _FLIP_TO_ORIENTATION = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
-
-# sRGB (D65) -> XYZ, LibRaw's xyz_rgb: cam_xyz times this gives camera RGB per unit of sRGB.
-_XYZ_FROM_SRGB = np.array(
-    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
-)
 
 # EXIF tags carried into developed images: (code, kind), in IFD0 and in the Exif sub-IFD.
 _IFD0_TAGS = ((271, "text"), (272, "text"), (306, "text"), (315, "text"), (33432, "text"))  # Make ... Copyright
@@ -257,19 +254,6 @@ def _fold_second_green(matrix: np.ndarray, colors: int) -> np.ndarray:
     if colors == 4 and matrix.shape[1] == 4:
         folded[:, 1] += matrix[:, 3]
     return folded
-
-
-def camera_to_srgb_from_xyz(cam_xyz: np.ndarray) -> np.ndarray:
-    """LibRaw's cam_xyz_coeff(): camera <- XYZ matrix (colours x 3) to the sRGB <- camera matrix (3 x colours).
-
-    Each row of camera <- sRGB is normalised to sum 1, so that sRGB white gives equal camera values: that
-    normalisation is what leaves white balance to the separate gains.
-    """
-    cam_rgb = np.asarray(cam_xyz, np.float64) @ _XYZ_FROM_SRGB
-    sums = cam_rgb.sum(axis=1, keepdims=True)
-    # LibRaw zeroes a row whose sum is (near) zero rather than dividing by it.
-    cam_rgb = np.where(sums > 1e-5, cam_rgb / np.where(sums > 1e-5, sums, 1.0), 0.0)
-    return np.linalg.pinv(cam_rgb)
 
 
 # --- metadata ------------------------------------------------------------------------------------------
@@ -483,8 +467,7 @@ def libraw_reference(path: Path | str, demosaic: str = "AHD", *, white_balance: 
 
 def srgb_encode(linear: np.ndarray) -> np.ndarray:
     """The IEC 61966-2-1 sRGB curve, on values clipped to [0, 1]; float32."""
-    values = np.clip(np.asarray(linear, np.float32), 0.0, 1.0)
-    return np.where(values <= 0.0031308, values * 12.92, 1.055 * np.power(values, 1 / 2.4) - 0.055).astype(np.float32)
+    return linear_to_srgb(torch.from_numpy(np.asarray(linear, np.float32))).numpy()
 
 
 def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:

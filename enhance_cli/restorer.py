@@ -38,8 +38,8 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class Restorer:
-    """A loaded model (and its blind level estimator) ready to restore pictures."""
+class LoadedModel:
+    """A registered model loaded on a device, with the tiling it runs under."""
 
     def __init__(
         self,
@@ -52,11 +52,18 @@ class Restorer:
         self.card = card
         self.device = pick_device(device)
         self.model = load_model(card).to(self.device)
-        self.estimator = load_model(find_card(card.estimator)).to(self.device) if card.estimator else None
         self.tile = tile
         self.tile_overlap = tile_overlap
         self.memory_budget = memory_budget
         self.params = parameter_count(self.model)
+
+
+class Restorer(LoadedModel):
+    """A loaded model (and its blind level estimator) ready to restore pictures."""
+
+    def __init__(self, card: ModelCard, **options) -> None:
+        super().__init__(card, **options)
+        self.estimator = load_model(find_card(card.estimator)).to(self.device) if card.estimator else None
         self._flops_per_pixel: float | None = None
 
     @classmethod

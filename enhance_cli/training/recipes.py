@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -49,6 +49,26 @@ ISP_UNET = {
 # The ablation: the same U-Net with static depthwise filters, widened to the same FLOPs (within 1%).
 ISP_PLAIN = {**ISP_UNET, "hyper": [False, False, False], "expansion": 2.5}
 
+# The ISP is trained in two stages: blind (mosaic only), then with the noise map as a second input,
+# on halved (clean-colour) images with some patches' saturation boosted.
+ISP_BLIND = Recipe(
+    name="isp-blind",
+    objective="isp",
+    task="isp",
+    architecture="isp-unet",
+    config=ISP_UNET,
+    data=TRAIN_SETS,
+    level_range=(0.0, 0.0),
+    norm_scale=1.0,
+    patch=128,
+    batch=8,
+    levels_per_step=1,
+    steps=8000,
+    lr=1e-3,
+    card={"summary": "Stage 1 of isp (no noise-map input); not shipped"},
+)
+ISP_STAGE_2 = {"steps": 3000, "lr": 3e-4, "warmup": 100, "downscale": 2, "saturation": 2.0}
+
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in [
@@ -86,84 +106,32 @@ RECIPES: dict[str, Recipe] = {
             warmup=100,
             card={"summary": "Blind noise-level (sigma) estimator for hyperres-noise; median over 16 crops"},
         ),
-        # The ISP is trained in two stages: blind (mosaic only), then with the noise map as a second input.
-        Recipe(
-            name="isp-blind",
-            objective="isp",
-            task="isp",
-            architecture="isp-unet",
-            config=ISP_UNET,
-            data=TRAIN_SETS,
-            level_range=(0.0, 0.0),
-            norm_scale=1.0,
-            patch=128,
-            batch=8,
-            levels_per_step=1,
-            steps=8000,
-            lr=1e-3,
-            card={"summary": "Stage 1 of isp (no noise-map input); not shipped"},
-        ),
-        Recipe(
+        ISP_BLIND,
+        replace(
+            ISP_BLIND,
             name="isp-plain-blind",
-            objective="isp",
-            task="isp",
-            architecture="isp-unet",
             config=ISP_PLAIN,
-            data=TRAIN_SETS,
-            level_range=(0.0, 0.0),
-            norm_scale=1.0,
-            patch=128,
-            batch=8,
-            levels_per_step=1,
-            steps=8000,
-            lr=1e-3,
             card={"summary": "Stage 1 of isp-plain (no noise-map input); not shipped"},
         ),
-        Recipe(
+        replace(
+            ISP_BLIND,
             name="isp",
-            objective="isp",
-            task="isp",
-            architecture="isp-unet",
             config={**ISP_UNET, "noise_input": True},
-            data=TRAIN_SETS,
-            level_range=(0.0, 0.0),
-            norm_scale=1.0,
-            patch=128,
-            batch=8,
-            levels_per_step=1,
-            steps=3000,
-            lr=3e-4,
-            warmup=100,
             card={
                 "summary": "HC U-Net ISP: demosaicks and denoises Bayer RAW in camera space, guided by the file's "
                 "estimated noise (HyperConvolution at 1/4 and 1/8 resolution)",
                 "default_for_task": True,
             },
             init=Path("runs/isp-blind/isp-blind.safetensors"),
-            downscale=2,
-            saturation=2.0,
+            **ISP_STAGE_2,
         ),
-        Recipe(
+        replace(
+            ISP_BLIND,
             name="isp-plain",
-            objective="isp",
-            task="isp",
-            architecture="isp-unet",
             config={**ISP_PLAIN, "noise_input": True},
-            data=TRAIN_SETS,
-            level_range=(0.0, 0.0),
-            norm_scale=1.0,
-            patch=128,
-            batch=8,
-            levels_per_step=1,
-            steps=3000,
-            lr=3e-4,
-            warmup=100,
-            card={
-                "summary": "isp's plain-convolution twin at matched FLOPs (the HyperConvolution ablation)",
-            },
+            card={"summary": "isp's plain-convolution twin at matched FLOPs (the HyperConvolution ablation)"},
             init=Path("runs/isp-plain-blind/isp-plain-blind.safetensors"),
-            downscale=2,
-            saturation=2.0,
+            **ISP_STAGE_2,
         ),
     ]
 }
