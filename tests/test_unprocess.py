@@ -111,3 +111,24 @@ def test_saturation_boost_keeps_greys_and_spreads_colours():
     colour = torch.tensor([0.2, 0.3, 0.4]).view(1, 3, 1, 1).expand(1, 3, 4, 4)
     boosted = boost_saturation(colour, torch.tensor([2.0]))
     assert boosted[0, 2, 0, 0] - boosted[0, 0, 0, 0] == pytest.approx(0.4)
+
+
+def test_channel_shuffle_permutes_only_the_chosen_images():
+    from enhance_cli.training.unprocess import shuffle_channels
+
+    images = torch.rand(8, 3, 4, 4)
+    chosen = np.array([True, False] * 4)
+    shuffled = shuffle_channels(images, chosen, np.random.default_rng(0))
+    torch.testing.assert_close(shuffled[~torch.from_numpy(chosen)], images[~torch.from_numpy(chosen)])
+    # A permutation: each pixel keeps its set of channel values.
+    torch.testing.assert_close(shuffled.sort(dim=1).values, images.sort(dim=1).values)
+    assert not torch.equal(shuffled[torch.from_numpy(chosen)], images[torch.from_numpy(chosen)])
+
+
+def test_identity_cameras_can_be_all_or_none():
+    clean = torch.rand(6, 3, 16, 16)
+    rng, generator = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    srgb_cameras = unprocess(clean, rng, generator, identity_fraction=1.0).camera_to_srgb
+    torch.testing.assert_close(srgb_cameras, torch.eye(3).expand(6, 3, 3))
+    real_cameras = unprocess(clean, rng, generator, identity_fraction=0.0).camera_to_srgb
+    assert all(not torch.allclose(matrix, torch.eye(3)) for matrix in real_cameras)

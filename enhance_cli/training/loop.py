@@ -57,7 +57,7 @@ def isp_loss(
     model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
 ) -> torch.Tensor:
     """RAW development: unprocessed noisy mosaics in, L1 in sRGB after each sample's colour matrix."""
-    batch = unprocess(clean, rng, generator, saturation=recipe.saturation)
+    batch = unprocess(clean, rng, generator, saturation=recipe.saturation, identity_fraction=recipe.identity_cameras)
     inputs = torch.cat([batch.mosaic, batch.noise_std], dim=1) if model.input_channels == 2 else batch.mosaic
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
         camera = model(inputs)

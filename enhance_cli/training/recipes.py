@@ -31,7 +31,8 @@ class Recipe:
     card: dict = field(default_factory=dict)  # registry fields: level spec, estimator, summary
     init: Path | None = None  # weights of an earlier stage to start from (relative to the repository root)
     downscale: int = 1  # shrink training images by this factor first (clean full-resolution colour)
-    saturation: float = 1.0  # isp: boost colour saturation of some patches by up to this factor
+    saturation: float = 1.0  # isp: shuffle colours and boost saturation of some patches by up to this factor
+    identity_cameras: float = 0.2  # isp: share of simulated cameras whose colour space is sRGB itself
 
 
 TRAIN_SETS = (DATA / "train" / "CBSD432", DATA / "train" / "WikiPhotos", DATA / "train" / "T91")
@@ -50,7 +51,8 @@ ISP_UNET = {
 ISP_PLAIN = {**ISP_UNET, "hyper": [False, False, False], "expansion": 2.5}
 
 # The ISP is trained in two stages: blind (mosaic only), then with the noise map as a second input,
-# on halved (clean-colour) images with some patches' saturation boosted.
+# on halved (clean-colour) images, with colours shuffled and saturated on half the patches and more
+# sRGB-like cameras: saturated raw colours were where stage 1 failed (McMaster).
 ISP_BLIND = Recipe(
     name="isp-blind",
     objective="isp",
@@ -67,7 +69,14 @@ ISP_BLIND = Recipe(
     lr=1e-3,
     card={"summary": "Stage 1 of isp (no noise-map input); not shipped"},
 )
-ISP_STAGE_2 = {"steps": 3000, "lr": 3e-4, "warmup": 100, "downscale": 2, "saturation": 2.0}
+ISP_STAGE_2 = {
+    "steps": 6000,
+    "lr": 3e-4,
+    "warmup": 100,
+    "downscale": 2,
+    "saturation": 3.0,
+    "identity_cameras": 0.5,
+}
 
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe

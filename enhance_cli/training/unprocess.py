@@ -69,25 +69,38 @@ def boost_saturation(linear: torch.Tensor, factors: torch.Tensor) -> torch.Tenso
     return (grey + factors.view(-1, 1, 1, 1) * (linear - grey)).clamp(0, 1)
 
 
+def shuffle_channels(linear: torch.Tensor, chosen: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+    """Randomly permute the colour channels of the ``chosen`` images: red and blue detail where photo sets
+    have green, so the network cannot lean on green carrying the fine structure."""
+    linear = linear.clone()
+    for index in np.flatnonzero(chosen):
+        linear[index] = linear[index, torch.from_numpy(rng.permutation(3))]
+    return linear
+
+
 def unprocess(
     clean: torch.Tensor,
     rng: np.random.Generator,
     generator: torch.Generator,
     clean_fraction: float = 0.2,
     saturation: float = 1.0,
+    identity_fraction: float = 0.2,
 ) -> RawBatch:
     """A training batch of white-balanced noisy mosaics from clean sRGB patches N x 3 x H x W.
 
-    ``saturation`` > 1: half the patches get their colour saturation boosted by up to that factor.
+    ``saturation`` > 1: half the patches get their colour channels shuffled and their saturation
+    boosted by up to that factor. ``identity_fraction``: share of cameras whose colour space is sRGB.
     """
     n, _, height, width = clean.shape
     linear = srgb_to_linear(clean)
     if saturation > 1:
-        factors = np.where(rng.random(n) < 0.5, rng.uniform(1, saturation, n), 1.0)
+        colourful = rng.random(n) < 0.5
+        linear = shuffle_channels(linear, colourful, rng)
+        factors = np.where(colourful, rng.uniform(1, saturation, n), 1.0)
         linear = boost_saturation(linear, torch.from_numpy(factors).float())
     matrices = []
     for _ in range(n):
-        if rng.random() < 0.2:  # some cameras are close to sRGB already
+        if rng.random() < identity_fraction:  # some cameras are close to sRGB: their raw colours are the most saturated
             matrices.append(torch.eye(3))
         else:
             weights = torch.from_numpy(rng.dirichlet(np.ones(len(XYZ_TO_CAMERAS)))).float()
