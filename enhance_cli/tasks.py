@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
-from enhance_cli.training.degradations import add_gaussian_noise
+from enhance_cli.training.degradations import add_gaussian_noise, bicubic_round_trip, jpeg_compress
 
 Degrade = Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
+Prepare = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -19,12 +20,26 @@ class Task:
     minimum: float
     maximum: float
     degrade: Degrade
+    prepare: Prepare | None = None  # training only: reshape the clean patches' distribution first
 
 
 def _noise(clean: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
     return add_gaussian_noise(clean, sigma, generator)
 
 
+def _jpeg(clean: torch.Tensor, quality: float, generator: torch.Generator) -> torch.Tensor:
+    return jpeg_compress(clean, round(quality))
+
+
+def _some_grey(clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A quarter of the patches made grey: greyscale JPEGs (Classic5, scans) have no chroma to restore."""
+    grey = torch.rand(len(clean), generator=generator) < 0.25
+    luma = (0.299 * clean[:, 0] + 0.587 * clean[:, 1] + 0.114 * clean[:, 2]).unsqueeze(1)
+    return torch.where(grey.view(-1, 1, 1, 1), luma.expand_as(clean), clean)
+
+
 TASKS: dict[str, Task] = {
     "noise": Task("noise", "sigma", 5.0, 75.0, _noise),
+    "jpeg": Task("jpeg", "quality", 10.0, 90.0, _jpeg, prepare=_some_grey),
+    "sr": Task("sr", "scale", 2.0, 4.0, bicubic_round_trip),
 }

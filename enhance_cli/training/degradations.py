@@ -10,8 +10,9 @@ import io
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
+
+from enhance_cli.resize import bicubic_resize, scaled_size
 
 
 def quantise_8bit(x: torch.Tensor) -> torch.Tensor:
@@ -40,7 +41,10 @@ def jpeg_compress(clean: torch.Tensor, quality: int) -> torch.Tensor:
 
 
 def bicubic_downscale(clean: torch.Tensor, scale: float) -> torch.Tensor:
-    """Bicubic (antialiased) downscaling by ``scale``, quantised."""
-    height, width = clean.shape[-2:]
-    size = (max(1, round(height / scale)), max(1, round(width / scale)))
-    return quantise_8bit(F.interpolate(clean, size=size, mode="bicubic", antialias=True, align_corners=False))
+    """Bicubic (antialiased) downscaling by ``scale``, quantised: the low-resolution image a user has."""
+    return quantise_8bit(bicubic_resize(clean, scaled_size(*clean.shape[-2:], 1 / scale)))
+
+
+def bicubic_round_trip(clean: torch.Tensor, scale: float) -> torch.Tensor:
+    """Downscale by ``scale`` and upscale back to the original size: the SR network's input."""
+    return bicubic_resize(bicubic_downscale(clean, scale), tuple(clean.shape[-2:])).clamp(0, 1)

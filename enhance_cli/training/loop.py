@@ -31,6 +31,8 @@ def restoration_loss(
 ) -> torch.Tensor:
     """HyperRes training: the same patches at several levels, one generated network per level."""
     task = TASKS[recipe.task]
+    if task.prepare is not None:
+        clean = task.prepare(clean, generator)
     losses = []
     for level in stratified_levels(*recipe.level_range, recipe.levels_per_step, rng):
         degraded = task.degrade(clean, level, generator)

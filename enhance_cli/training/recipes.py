@@ -99,6 +99,41 @@ RECIPES: dict[str, Recipe] = {
             },
         ),
         Recipe(
+            name="hyperres-jpeg",
+            objective="restore",
+            task="jpeg",
+            architecture="hyperres",
+            config={"channels": 64, "blocks": 8},
+            data=TRAIN_SETS,
+            level_range=(10.0, 90.0),
+            norm_scale=100.0,
+            steps=16000,
+            card={
+                "summary": "HyperRes adaptive JPEG artifact removal: one network for qualities 10-90 (colour 4:2:0 "
+                "and greyscale)",
+                "level": {"name": "quality", "minimum": 10.0, "maximum": 90.0, "default": None, "norm_scale": 100.0},
+                "estimator": "quality-estimator",
+                "default_for_task": True,
+            },
+        ),
+        Recipe(
+            name="hyperres-sr",
+            objective="restore",
+            task="sr",
+            architecture="hyperres",
+            config={"channels": 64, "blocks": 8},
+            data=TRAIN_SETS,
+            level_range=(2.0, 4.0),
+            norm_scale=4.0,
+            steps=16000,
+            card={
+                "summary": "HyperRes adaptive super-resolution: one network for scales 2-4 (input upscaled bicubically "
+                "first, so any scale in between works)",
+                "level": {"name": "scale", "minimum": 2.0, "maximum": 4.0, "default": None, "norm_scale": 4.0},
+                "default_for_task": True,
+            },
+        ),
+        Recipe(
             name="sigma-estimator",
             objective="estimate",
             task="noise",
