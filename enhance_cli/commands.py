@@ -17,7 +17,7 @@ from enhance_cli.paths import STDIO, Job, UsageError, plan_jobs
 from enhance_cli.pipeline import Runner, RunOptions, WriteOptions, read_source
 from enhance_cli.rawio import RAW_SUFFIXES, RawError, RawImage, read_raw
 from enhance_cli.registry import ModelNotFound, build_architecture, list_cards
-from enhance_cli.restorer import Restorer
+from enhance_cli.restorer import LevelError, Restorer
 from enhance_cli.tasks import TASKS
 
 stderr = Console(stderr=True, highlight=False)
@@ -50,11 +50,21 @@ def run_restore(
     except (UsageError, ModelNotFound, ValueError) as error:
         return _usage_error(error)
     spec = restorer.card.level
-    if jobs and level is not None and not spec.minimum <= level <= spec.maximum:
-        stderr.print(
-            f"[yellow]note[/]: {spec.name} {level:g} is outside the trained range "
-            f"{spec.minimum:g}-{spec.maximum:g}; using {restorer.check_level(level):g}"
-        )
+    if jobs and level is not None:
+        try:
+            restorer.check_level(level)
+        except LevelError as error:
+            return _usage_error(error)
+        if restorer.strength(level) < 1:
+            stderr.print(
+                f"[yellow]note[/]: {spec.name} {level:g} is above the trained range; applying "
+                f"{restorer.strength(level):.0%} of the correction (none from {restorer.task.pass_through:g})"
+            )
+        elif not spec.minimum <= level <= spec.maximum:
+            stderr.print(
+                f"[yellow]note[/]: {spec.name} {level:g} is outside the trained range "
+                f"{spec.minimum:g}-{spec.maximum:g}; using {restorer.network_level(level):g}"
+            )
 
     def process(picture, progress):
         return restorer.restore(picture, level, progress)

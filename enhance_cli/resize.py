@@ -6,8 +6,13 @@ kernel of MATLAB's ``imresize`` and Pillow's BICUBIC, with which the SR benchmar
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from enhance_cli.imageio import Picture
 
 
 def bicubic_resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -18,3 +23,17 @@ def bicubic_resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
     """The output size of upscaling by ``scale``: each side rounded, at least 1."""
     return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def upscale_picture(picture: Picture, scale: float) -> Picture:
+    """``picture`` bicubically upscaled by ``scale`` (colour and alpha alike, clipped to [0, 1])."""
+    height, width = picture.pixels.shape[:2]
+    size = scaled_size(height, width, scale)
+    pixels = _resize_array(picture.pixels, size)
+    alpha = None if picture.alpha is None else _resize_array(picture.alpha[..., None], size)[..., 0]
+    return replace(picture, pixels=pixels, alpha=alpha)
+
+
+def _resize_array(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None]
+    return bicubic_resize(tensor, size).clamp_(0, 1)[0].permute(1, 2, 0).numpy()

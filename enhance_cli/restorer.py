@@ -11,8 +11,11 @@ import torch
 
 from enhance_cli.flops import flops_per_pixel, parameter_count
 from enhance_cli.imageio import Picture
+from enhance_cli.jpeg_quality import quality_from_tables
 from enhance_cli.pipeline import Outcome
 from enhance_cli.registry import ModelCard, find_card, load_model
+from enhance_cli.resize import upscale_picture
+from enhance_cli.tasks import TASKS, Task
 from enhance_cli.tiling import automatic_tile, run_tiled
 
 DEFAULT_MEMORY_BUDGET = 512 << 20  # bytes of network working set per tile; larger tiles gain no speed
@@ -81,21 +84,44 @@ class Restorer(LoadedModel):
             self.model.to(self.device)
         return self._flops_per_pixel
 
+    @property
+    def task(self) -> Task:
+        return TASKS[self.card.task]
+
     def check_level(self, level: float) -> float:
-        """The level to use for ``level``: refused if negative, clamped to the trained range."""
+        """``level`` if the model can serve it (refused if negative, or out of range for a scale)."""
         spec = self.card.level
         if spec is None:
             raise LevelError(f"model {self.card.name!r} takes no level")
         if level < 0:
             raise LevelError(f"{spec.name} must be >= 0, got {level:g}")
+        if self.task.resizes and not spec.minimum <= level <= spec.maximum:
+            raise LevelError(f"{spec.name} must be between {spec.minimum:g} and {spec.maximum:g}, got {level:g}")
+        return float(level)
+
+    def network_level(self, level: float) -> float:
+        """The level the network runs at: ``level`` clamped to the trained range."""
+        spec = self.card.level
         return float(min(max(level, spec.minimum), spec.maximum))
 
-    def estimate_level(self, rgb: np.ndarray) -> float:
-        """Blind estimate of the level of an H x W x 3 image, clamped to the trained range."""
+    def strength(self, level: float) -> float:
+        """How much of the network's correction to apply: it fades from the trained maximum to 0 at the
+        task's pass-through level, so near-lossless inputs are never made worse."""
+        maximum, limit = self.card.level.maximum, self.task.pass_through
+        if limit is None or level <= maximum:
+            return 1.0
+        return max(0.0, (limit - level) / (limit - maximum))
+
+    def estimate_level(self, picture: Picture) -> float:
+        """The level of ``picture``: a JPEG file's own quantisation tables for the jpeg task, else the
+        blind estimator's reading (clamped to the range it was trained on)."""
+        tables = picture.info.get("jpeg_quantization")
+        if self.card.task == "jpeg" and tables:
+            return float(quality_from_tables(tables).quality)
         if self.estimator is None:
-            raise LevelError(f"model {self.card.name!r} has no level estimator; give the level")
-        normalised = self.estimator.estimate(rgb)
-        return self.check_level(normalised * self.card.level.norm_scale)
+            raise LevelError(f"model {self.card.name!r} has no level estimator; give the {self.card.level.name}")
+        normalised = self.estimator.estimate(_rgb(picture.pixels), align=self.task.grid)
+        return self.network_level(normalised * self.card.level.norm_scale)
 
     def restore(
         self,
@@ -105,9 +131,15 @@ class Restorer(LoadedModel):
     ) -> Outcome:
         """Restore ``picture`` at ``level`` (``None``: estimate it)."""
         started = time.perf_counter()
-        rgb = np.repeat(picture.pixels, 3, axis=2) if picture.pixels.shape[2] == 1 else picture.pixels
-        level = self.estimate_level(rgb) if level is None else self.check_level(level)
-        self.model.set_level(self.card.level.normalise(level))
+        level = self.estimate_level(picture) if level is None else self.check_level(level)
+        if self.task.resizes:
+            picture = upscale_picture(picture, level)
+        strength = self.strength(level)
+        details = {"strength": strength} if strength < 1 else None
+        if strength == 0:
+            return Outcome(picture, level, 0, 0, time.perf_counter() - started, details=details)
+        self.model.set_level(self.card.level.normalise(self.network_level(level)))
+        rgb = _rgb(picture.pixels)
         height, width = rgb.shape[:2]
         tile = self.tile
         if tile is None:
@@ -116,10 +148,16 @@ class Restorer(LoadedModel):
         def network(batch: torch.Tensor) -> torch.Tensor:
             return self.model(batch.to(self.device)).clamp_(0, 1).cpu()
 
-        result = run_tiled(network, rgb, tile, self.tile_overlap, progress)
+        result = run_tiled(network, rgb, tile, self.tile_overlap, progress, align=self.task.grid)
         pixels = result.image
+        if strength < 1:
+            pixels = rgb + strength * (pixels - rgb)
         if picture.pixels.shape[2] == 1:
             pixels = pixels.mean(axis=2, keepdims=True)
         restored = replace(picture, pixels=pixels)
         flops = round(self.flops_per_pixel * result.processed_pixels)
-        return Outcome(restored, level, result.tiles, flops, time.perf_counter() - started)
+        return Outcome(restored, level, result.tiles, flops, time.perf_counter() - started, details=details)
+
+
+def _rgb(pixels: np.ndarray) -> np.ndarray:
+    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels

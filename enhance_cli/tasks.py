@@ -21,6 +21,9 @@ class Task:
     maximum: float
     degrade: Degrade
     prepare: Prepare | None = None  # training only: reshape the clean patches' distribution first
+    grid: int = 1  # the degradation's block grid: tiles and estimator crops keep its phase
+    pass_through: float | None = None  # from this level up the input is returned untouched
+    resizes: bool = False  # the level is an upscaling factor, so it is never clamped
 
 
 def _noise(clean: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
@@ -40,6 +43,7 @@ def _some_grey(clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 TASKS: dict[str, Task] = {
     "noise": Task("noise", "sigma", 5.0, 75.0, _noise),
-    "jpeg": Task("jpeg", "quality", 10.0, 90.0, _jpeg, prepare=_some_grey),
-    "sr": Task("sr", "scale", 2.0, 4.0, bicubic_round_trip),
+    # 16: the 4:2:0 macroblock. From quality 95 up, learned restorers lose dB (ANCHORS A2): pass through.
+    "jpeg": Task("jpeg", "quality", 10.0, 90.0, _jpeg, prepare=_some_grey, grid=16, pass_through=95.0),
+    "sr": Task("sr", "scale", 2.0, 4.0, bicubic_round_trip, resizes=True),
 }

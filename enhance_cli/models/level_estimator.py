@@ -40,13 +40,16 @@ class LevelEstimator(nn.Module):
         return self.head(self.features(x)).squeeze(1)
 
     @torch.inference_mode()
-    def estimate(self, image: np.ndarray, crop: int = 96, crops: int = 16) -> float:
-        """Median normalised level over up to ``crops`` crops on a regular grid of an H x W x 3 image."""
+    def estimate(self, image: np.ndarray, crop: int = 96, crops: int = 16, align: int = 1) -> float:
+        """Median normalised level over up to ``crops`` crops on a regular grid of an H x W x 3 image.
+
+        ``align``: crops start on multiples of it (the phase of a JPEG's block grid).
+        """
         height, width = image.shape[:2]
         crop = min(crop, height, width)
         per_side = max(1, int(np.sqrt(crops)))
-        tops = np.linspace(0, height - crop, per_side).round().astype(int)
-        lefts = np.linspace(0, width - crop, per_side).round().astype(int)
+        tops = np.linspace(0, height - crop, per_side).round().astype(int) // align * align
+        lefts = np.linspace(0, width - crop, per_side).round().astype(int) // align * align
         batch = np.stack([image[t : t + crop, s : s + crop] for t in tops for s in lefts])
         scores = self(torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2))))
         return float(scores.median())
