@@ -34,6 +34,10 @@ def _jpeg(clean: torch.Tensor, quality: float, generator: torch.Generator) -> to
     return jpeg_compress(clean, round(quality))
 
 
+def _sr(clean: torch.Tensor, scale: float, generator: torch.Generator) -> torch.Tensor:
+    return bicubic_round_trip(clean, scale)
+
+
 def _some_grey(clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """A quarter of the patches made grey: greyscale JPEGs (Classic5, scans) have no chroma to restore."""
     grey = torch.rand(len(clean), generator=generator) < 0.25
@@ -45,5 +49,5 @@ TASKS: dict[str, Task] = {
     "noise": Task("noise", "sigma", 5.0, 75.0, _noise),
     # 16: the 4:2:0 macroblock. From quality 95 up, learned restorers lose dB (ANCHORS A2): pass through.
     "jpeg": Task("jpeg", "quality", 10.0, 90.0, _jpeg, prepare=_some_grey, grid=16, pass_through=95.0),
-    "sr": Task("sr", "scale", 2.0, 4.0, bicubic_round_trip, resizes=True),
+    "sr": Task("sr", "scale", 2.0, 4.0, _sr, resizes=True),
 }

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from enhance_cli.tasks import TASKS
 from enhance_cli.training.degradations import add_gaussian_noise, bicubic_downscale, jpeg_compress
 from enhance_cli.training.loop import stratified_levels, train
 from enhance_cli.training.recipes import RECIPES
@@ -25,6 +26,25 @@ def test_jpeg_and_bicubic_degradations():
     assert jpeg_compress(clean, 30).shape == clean.shape
     assert bicubic_downscale(clean, 2).shape == (2, 3, 16, 24)
     assert bicubic_downscale(clean, 3).shape == (2, 3, 11, 16)
+
+
+def test_every_task_degrades_more_at_its_worse_end(real_crop):
+    clean = torch.from_numpy(real_crop).permute(2, 0, 1)[None]
+    for task in TASKS.values():
+        # The worse end: high sigma, low JPEG quality, large scale.
+        mild, harsh = (task.minimum, task.maximum) if task.name != "jpeg" else (task.maximum, task.minimum)
+        errors = []
+        for level in (mild, harsh):
+            degraded = task.degrade(clean, level, torch.Generator().manual_seed(0))
+            assert degraded.shape == clean.shape and 0 <= degraded.min() and degraded.max() <= 1
+            errors.append(float((degraded - clean).abs().mean()))
+        assert 0 < errors[0] < errors[1], task.name
+
+
+def test_jpeg_training_makes_a_quarter_of_the_patches_grey():
+    patches = TASKS["jpeg"].prepare(torch.rand(400, 3, 8, 8), torch.Generator().manual_seed(0))
+    grey = (patches[:, 0] == patches[:, 1]).all(dim=(1, 2)) & (patches[:, 1] == patches[:, 2]).all(dim=(1, 2))
+    assert 0.18 < float(grey.float().mean()) < 0.32
 
 
 def test_stratified_levels_cover_the_range():

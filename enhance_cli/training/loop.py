@@ -94,12 +94,13 @@ def train(recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path 
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     rng = np.random.default_rng(recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed)
-    step, elapsed = 0, 0.0
+    step, elapsed, threads_used = 0, 0.0, torch.get_num_threads()
     if checkpoint_path.exists():
         state = torch.load(checkpoint_path, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, elapsed = state["step"], state["elapsed"]
+        threads_used = state.get("threads", threads_used)  # a finished run reopened to publish keeps its own
         # A resumed run draws fresh data from a step-dependent seed rather than replaying the start.
         rng = np.random.default_rng([recipe.seed, step])
         generator.manual_seed(recipe.seed * 1_000_003 + step)
@@ -128,6 +129,7 @@ def train(recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path 
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         step += 1
+        threads_used = torch.get_num_threads()
         running += loss.item()
         if step % recipe.log_every == 0:
             print(
@@ -142,6 +144,7 @@ def train(recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path 
                 "optimizer": optimizer.state_dict(),
                 "step": step,
                 "elapsed": time.time() - started,
+                "threads": threads_used,
             }
             torch.save(state, run_dir / "checkpoint.tmp")
             (run_dir / "checkpoint.tmp").replace(checkpoint_path)
@@ -152,7 +155,7 @@ def train(recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path 
         "recipe": recipe.name,
         "steps": step,
         "wall_seconds": round(time.time() - started),
-        "threads": torch.get_num_threads(),
+        "threads": threads_used,
         "initialised_from": str(init) if init else None,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
