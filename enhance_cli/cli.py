@@ -17,6 +17,7 @@ app = typer.Typer(
         "Neural image enhancement on a laptop CPU.\n\n"
         "Examples:\n\n"
         "  enhance isp photo.dng\n\n"
+        "  enhance dejpeg --quality auto old.jpg\n\n"
         "  enhance restore --task noise --level 25 photo.png\n\n"
         "  enhance restore --task noise --level auto shots/ -o clean/ --report run.json\n\n"
         "  cat in.png | enhance restore --task noise --level auto - -o - > out.png"
@@ -45,6 +46,7 @@ class Device(str, Enum):
 
 class Task(str, Enum):
     noise = "noise"
+    jpeg = "jpeg"
 
 
 # Options every image command shares (the CLI contract).
@@ -116,27 +118,31 @@ def main(
     """Neural image enhancement on a laptop CPU."""
 
 
-def parse_level(text: str) -> float | None:
+def parse_level(text: str, option: str = "--level") -> float | None:
     """``auto`` -> None (estimate per image); otherwise a non-negative number."""
     if text.strip().lower() == "auto":
         return None
     try:
         value = float(text)
     except ValueError:
-        raise typer.BadParameter(f"expected a number or 'auto', got {text!r}", param_hint="--level") from None
+        raise typer.BadParameter(f"expected a number or 'auto', got {text!r}", param_hint=option) from None
     if value < 0 or value != value:
-        raise typer.BadParameter(f"must be >= 0, got {text}", param_hint="--level")
+        raise typer.BadParameter(f"must be >= 0, got {text}", param_hint=option)
     return value
 
 
 @app.command()
 def restore(
     inputs: Inputs,
-    task: Annotated[Task, typer.Option(help="What to remove: noise (Gaussian-like sensor noise).")] = Task.noise,
+    task: Annotated[
+        Task,
+        typer.Option(help="What to remove: noise (Gaussian-like sensor noise) or jpeg (compression artifacts)."),
+    ] = Task.noise,
     level: Annotated[
         str,
         typer.Option(
-            help="Degradation level: for noise, sigma on the 0-255 scale (5-75), or auto to estimate it per image."
+            help="Degradation level, or auto to estimate it per image. noise: sigma on the 0-255 scale (5-75); "
+            "jpeg: the quality it was saved at (10-90 restored, 95+ passed through)."
         ),
     ] = "auto",
     output: Output = None,
@@ -167,29 +173,79 @@ def restore(
 
       enhance restore --level 15 a.jpg -o a.tif --report run.json
     """
+    _restore_command(locals(), task.value, parse_level(level), "restore", quality)
+
+
+@app.command()
+def dejpeg(
+    inputs: Inputs,
+    quality: Annotated[
+        str,
+        typer.Option(
+            help="The quality the images were saved at (1-100), or auto: read from each JPEG file's quantisation "
+            "tables (exact for the standard tables most encoders use). Images no longer in JPEG files (re-saved "
+            "as PNG) need the quality given."
+        ),
+    ] = "auto",
+    output: Output = None,
+    format: Format = None,
+    bits: Bits = None,
+    output_quality: Annotated[
+        int | None,
+        typer.Option(min=1, max=100, help="Quality of JPEG/WebP outputs.  [default: 95]", show_default=False),
+    ] = None,
+    overwrite: Overwrite = False,
+    recursive: Recursive = False,
+    tile: Tile = None,
+    tile_overlap: TileOverlap = 32,
+    model: Model = None,
+    device: DeviceOption = Device.auto,
+    threads: Threads = None,
+    report: Report = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Remove JPEG compression artifacts (blocks, ringing, colour bleeding) with one network for every quality.
+
+    The network was trained on qualities 10-90. Images saved at 95 or above come back unchanged
+    (restoring them would only lose detail); between 90 and 95 the correction fades out.
+
+    Examples:
+
+      enhance dejpeg old.jpg                        # writes old_dejpeg.png
+
+      enhance dejpeg --quality 20 screenshots/ -o fixed/
+
+      enhance dejpeg web/ -o clean/ --report run.json   # the report records each quality used
+    """
+    _restore_command(locals(), "jpeg", parse_level(quality, "--quality"), "dejpeg", output_quality)
+
+
+def _restore_command(options: dict, task: str, level: float | None, command: str, output_quality: int | None) -> None:
+    """Run a restoring command with the shared options its function received (``locals()``)."""
     from enhance_cli.commands import run_restore
 
-    if bits not in (None, 8, 16):
+    if options["bits"] not in (None, 8, 16):
         raise typer.BadParameter("must be 8 or 16", param_hint="--bits")
     code = run_restore(
-        inputs=inputs,
-        task=task.value,
-        level=parse_level(level),
-        output=output,
-        format=format.value if format else None,
-        bits=bits,
-        quality=quality,
-        overwrite=overwrite,
-        recursive=recursive,
-        tile=tile,
-        tile_overlap=tile_overlap,
-        model=model,
-        device=device.value,
-        threads=threads,
-        report=report,
-        quiet=quiet,
-        debug=debug,
-        command="restore",
+        inputs=options["inputs"],
+        task=task,
+        level=level,
+        output=options["output"],
+        format=options["format"].value if options["format"] else None,
+        bits=options["bits"],
+        quality=output_quality,
+        overwrite=options["overwrite"],
+        recursive=options["recursive"],
+        tile=options["tile"],
+        tile_overlap=options["tile_overlap"],
+        model=options["model"],
+        device=options["device"].value,
+        threads=options["threads"],
+        report=options["report"],
+        quiet=options["quiet"],
+        debug=options["debug"],
+        command=command,
     )
     raise typer.Exit(code)
 

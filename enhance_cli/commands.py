@@ -50,6 +50,8 @@ def run_restore(
     except (UsageError, ModelNotFound, ValueError) as error:
         return _usage_error(error)
     spec = restorer.card.level
+    if level is None and not restorer.can_estimate:
+        return _usage_error(LevelError(f"{restorer.card.name} cannot estimate the {spec.name}: give it"))
     if jobs and level is not None:
         try:
             restorer.check_level(level)

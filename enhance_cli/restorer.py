@@ -88,6 +88,11 @@ class Restorer(LoadedModel):
     def task(self) -> Task:
         return TASKS[self.card.task]
 
+    @property
+    def can_estimate(self) -> bool:
+        """Whether ``level=None`` works: a blind estimator, or levels read from the files (JPEG tables)."""
+        return self.estimator is not None or self.card.task == "jpeg"
+
     def check_level(self, level: float) -> float:
         """``level`` if the model can serve it (refused if negative, or out of range for a scale)."""
         spec = self.card.level

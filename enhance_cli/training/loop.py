@@ -47,6 +47,8 @@ def estimation_loss(
 ) -> torch.Tensor:
     """Blind estimator training: each patch at its own random level; L1 on the normalised level."""
     task = TASKS[recipe.task]
+    if task.prepare is not None:
+        clean = task.prepare(clean, generator)
     levels = rng.uniform(*recipe.level_range, size=len(clean))
     degraded = torch.cat([task.degrade(c[None], float(lv), generator) for c, lv in zip(clean, levels, strict=False)])
     target = torch.from_numpy(levels / recipe.norm_scale).float()

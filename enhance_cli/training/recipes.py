@@ -112,7 +112,6 @@ RECIPES: dict[str, Recipe] = {
                 "summary": "HyperRes adaptive JPEG artifact removal: one network for qualities 10-90 (colour 4:2:0 "
                 "and greyscale)",
                 "level": {"name": "quality", "minimum": 10.0, "maximum": 90.0, "default": None, "norm_scale": 100.0},
-                "estimator": "quality-estimator",
                 "default_for_task": True,
             },
         ),
