@@ -143,17 +143,17 @@ def blind_benchmark(sigmas: list[float], limit: int | None) -> dict:
     return {"dataset": "CBSD68", "estimates": rows, "mean_abs_error": overall}
 
 
-def speed_benchmark(megapixels: float, repeats: int) -> dict:
+def speed_benchmark(megapixels: float, repeats: int, task: str = "noise", level: float = 25) -> dict:
     width = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
     height = int(round(megapixels * 1e6 / width))
     rng = np.random.default_rng(0)
     pixels = rng.random((height, width, 3), dtype=np.float32)
     picture = Picture(pixels=pixels, alpha=None, bits=8, exif=None, icc_profile=None, source_format="png", info={})
-    restorer = Restorer.for_task("noise", device="cpu")
+    restorer = Restorer.for_task(task, device="cpu")
     dncnn = fused_dncnn()
 
     def ours() -> None:
-        restorer.restore(picture, 25)
+        restorer.restore(picture, level)
 
     def reference() -> None:
         with torch.inference_mode():
