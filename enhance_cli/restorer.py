@@ -11,7 +11,6 @@ import torch
 
 from enhance_cli.flops import flops_per_pixel, parameter_count
 from enhance_cli.imageio import Picture
-from enhance_cli.jpeg_quality import quality_from_tables
 from enhance_cli.pipeline import Outcome
 from enhance_cli.registry import ModelCard, find_card, load_model
 from enhance_cli.resize import upscale_picture
@@ -91,7 +90,7 @@ class Restorer(LoadedModel):
     @property
     def can_estimate(self) -> bool:
         """Whether ``level=None`` works: a blind estimator, or levels read from the files (JPEG tables)."""
-        return self.estimator is not None or self.card.task == "jpeg"
+        return self.estimator is not None or self.task.read_level is not None
 
     def check_level(self, level: float) -> float:
         """``level`` if the model can serve it (refused if negative, or out of range for a scale)."""
@@ -118,11 +117,11 @@ class Restorer(LoadedModel):
         return max(0.0, (limit - level) / (limit - maximum))
 
     def estimate_level(self, picture: Picture) -> float:
-        """The level of ``picture``: a JPEG file's own quantisation tables for the jpeg task, else the
-        blind estimator's reading (clamped to the range it was trained on)."""
-        tables = picture.info.get("jpeg_quantization")
-        if self.card.task == "jpeg" and tables:
-            return float(quality_from_tables(tables).quality)
+        """The level of ``picture``: what the file states (a JPEG's quantisation tables) where the task
+        reads that, else the blind estimator's reading (clamped to the range it was trained on)."""
+        stated = self.task.read_level(picture.info) if self.task.read_level else None
+        if stated is not None:
+            return stated
         if self.estimator is None:
             raise LevelError(f"model {self.card.name!r} has no level estimator; give the {self.card.level.name}")
         normalised = self.estimator.estimate(_rgb(picture.pixels), align=self.task.grid)

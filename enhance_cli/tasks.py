@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 import torch
 
+from enhance_cli.jpeg_quality import quality_from_tables
 from enhance_cli.training.degradations import add_gaussian_noise, bicubic_round_trip, jpeg_compress
 
 Degrade = Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
 Prepare = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+ReadLevel = Callable[[dict], float | None]
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Task:
     grid: int = 1  # the degradation's block grid: tiles and estimator crops keep its phase
     pass_through: float | None = None  # from this level up the input is returned untouched
     resizes: bool = False  # the level is an upscaling factor, so it is never clamped
+    read_level: ReadLevel | None = None  # the level a file states itself, from a Picture's ``info``
 
 
 def _noise(clean: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
@@ -38,6 +41,11 @@ def _sr(clean: torch.Tensor, scale: float, generator: torch.Generator) -> torch.
     return bicubic_round_trip(clean, scale)
 
 
+def _jpeg_file_quality(info: dict) -> float | None:
+    tables = info.get("jpeg_quantization")
+    return float(quality_from_tables(tables).quality) if tables else None
+
+
 def _some_grey(clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """A quarter of the patches made grey: greyscale JPEGs (Classic5, scans) have no chroma to restore."""
     grey = torch.rand(len(clean), generator=generator) < 0.25
@@ -48,6 +56,16 @@ def _some_grey(clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 TASKS: dict[str, Task] = {
     "noise": Task("noise", "sigma", 5.0, 75.0, _noise),
     # 16: the 4:2:0 macroblock. From quality 95 up, learned restorers lose dB (ANCHORS A2): pass through.
-    "jpeg": Task("jpeg", "quality", 10.0, 90.0, _jpeg, prepare=_some_grey, grid=16, pass_through=95.0),
+    "jpeg": Task(
+        "jpeg",
+        "quality",
+        10.0,
+        90.0,
+        _jpeg,
+        prepare=_some_grey,
+        grid=16,
+        pass_through=95.0,
+        read_level=_jpeg_file_quality,
+    ),
     "sr": Task("sr", "scale", 2.0, 4.0, _sr, resizes=True),
 }

@@ -78,59 +78,51 @@ ISP_STAGE_2 = {
     "identity_cameras": 0.5,
 }
 
+
+def hyperres_recipe(
+    task: str, level: tuple[str, float, float, float], summary: str, estimator: str | None = None
+) -> Recipe:
+    """The shipped HyperRes model for ``task``: ``level`` is (name, minimum, maximum, norm_scale)."""
+    name, minimum, maximum, norm_scale = level
+    spec = {"name": name, "minimum": minimum, "maximum": maximum, "default": None, "norm_scale": norm_scale}
+    return Recipe(
+        name=f"hyperres-{task}",
+        objective="restore",
+        task=task,
+        architecture="hyperres",
+        config={"channels": 64, "blocks": 8},
+        data=TRAIN_SETS,
+        level_range=(minimum, maximum),
+        norm_scale=norm_scale,
+        steps=16000,
+        card={
+            "summary": summary,
+            "level": spec,
+            **({"estimator": estimator} if estimator else {}),
+            "default_for_task": True,
+        },
+    )
+
+
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in [
-        Recipe(
-            name="hyperres-noise",
-            objective="restore",
-            task="noise",
-            architecture="hyperres",
-            config={"channels": 64, "blocks": 8},
-            data=TRAIN_SETS,
-            level_range=(5.0, 75.0),
-            norm_scale=75.0,
-            steps=16000,
-            card={
-                "summary": "HyperRes adaptive denoiser: one network for Gaussian noise sigma 5-75",
-                "level": {"name": "sigma", "minimum": 5.0, "maximum": 75.0, "default": None, "norm_scale": 75.0},
-                "estimator": "sigma-estimator",
-                "default_for_task": True,
-            },
+        hyperres_recipe(
+            "noise",
+            ("sigma", 5.0, 75.0, 75.0),
+            "HyperRes adaptive denoiser: one network for Gaussian noise sigma 5-75",
+            estimator="sigma-estimator",
         ),
-        Recipe(
-            name="hyperres-jpeg",
-            objective="restore",
-            task="jpeg",
-            architecture="hyperres",
-            config={"channels": 64, "blocks": 8},
-            data=TRAIN_SETS,
-            level_range=(10.0, 90.0),
-            norm_scale=100.0,
-            steps=16000,
-            card={
-                "summary": "HyperRes adaptive JPEG artifact removal: one network for qualities 10-90 (colour 4:2:0 "
-                "and greyscale)",
-                "level": {"name": "quality", "minimum": 10.0, "maximum": 90.0, "default": None, "norm_scale": 100.0},
-                "default_for_task": True,
-            },
+        hyperres_recipe(
+            "jpeg",
+            ("quality", 10.0, 90.0, 100.0),
+            "HyperRes adaptive JPEG artifact removal: one network for qualities 10-90 (colour 4:2:0 and greyscale)",
         ),
-        Recipe(
-            name="hyperres-sr",
-            objective="restore",
-            task="sr",
-            architecture="hyperres",
-            config={"channels": 64, "blocks": 8},
-            data=TRAIN_SETS,
-            level_range=(2.0, 4.0),
-            norm_scale=4.0,
-            steps=16000,
-            card={
-                "summary": "HyperRes adaptive super-resolution: one network for scales 2-4 (input upscaled bicubically "
-                "first, so any scale in between works)",
-                "level": {"name": "scale", "minimum": 2.0, "maximum": 4.0, "default": None, "norm_scale": 4.0},
-                "default_for_task": True,
-            },
+        hyperres_recipe(
+            "sr",
+            ("scale", 2.0, 4.0, 4.0),
+            "HyperRes adaptive super-resolution: one network for scales 2-4 (input upscaled bicubically first, so "
+            "any scale in between works)",
         ),
         Recipe(
             name="sigma-estimator",
