@@ -18,6 +18,7 @@ app = typer.Typer(
         "Examples:\n\n"
         "  enhance isp photo.dng\n\n"
         "  enhance dejpeg --quality auto old.jpg\n\n"
+        "  enhance sr --scale 2.5 small.png\n\n"
         "  enhance restore --task noise --level 25 photo.png\n\n"
         "  enhance restore --task noise --level auto shots/ -o clean/ --report run.json\n\n"
         "  cat in.png | enhance restore --task noise --level auto - -o - > out.png"
@@ -47,6 +48,7 @@ class Device(str, Enum):
 class Task(str, Enum):
     noise = "noise"
     jpeg = "jpeg"
+    sr = "sr"
 
 
 # Options every image command shares (the CLI contract).
@@ -136,13 +138,17 @@ def restore(
     inputs: Inputs,
     task: Annotated[
         Task,
-        typer.Option(help="What to remove: noise (Gaussian-like sensor noise) or jpeg (compression artifacts)."),
+        typer.Option(
+            help="What to remove: noise (Gaussian-like sensor noise), jpeg (compression artifacts) or sr "
+            "(low resolution: the image is upscaled by the level)."
+        ),
     ] = Task.noise,
     level: Annotated[
         str,
         typer.Option(
             help="Degradation level, or auto to estimate it per image. noise: sigma on the 0-255 scale (5-75); "
-            "jpeg: the quality it was saved at (10-90 restored, 95+ passed through)."
+            "jpeg: the quality it was saved at (10-90 restored, 95+ passed through); sr: the scale, 2-4 "
+            "(required)."
         ),
     ] = "auto",
     output: Output = None,
@@ -183,8 +189,8 @@ def dejpeg(
         str,
         typer.Option(
             help="The quality the images were saved at (1-100), or auto: read from each JPEG file's quantisation "
-            "tables (exact for the standard tables most encoders use). Images no longer in JPEG files (re-saved "
-            "as PNG) need the quality given."
+            "tables (exact for the standard tables most encoders use), or, for images no longer in JPEG files "
+            "(re-saved as PNG), estimated from the pixels by a small network."
         ),
     ] = "auto",
     output: Output = None,
@@ -219,6 +225,43 @@ def dejpeg(
       enhance dejpeg web/ -o clean/ --report run.json   # the report records each quality used
     """
     _restore_command(locals(), "jpeg", parse_level(quality, "--quality"), "dejpeg", output_quality)
+
+
+@app.command()
+def sr(
+    inputs: Inputs,
+    scale: Annotated[
+        float,
+        typer.Option(
+            min=2.0, max=4.0, help="Upscaling factor, 2-4, fractions allowed; the output is round(size x scale)."
+        ),
+    ] = 2.0,
+    output: Output = None,
+    format: Format = None,
+    bits: Bits = None,
+    quality: Quality = None,
+    overwrite: Overwrite = False,
+    recursive: Recursive = False,
+    tile: Tile = None,
+    tile_overlap: TileOverlap = 32,
+    model: Model = None,
+    device: DeviceOption = Device.auto,
+    threads: Threads = None,
+    report: Report = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Upscale images: bicubic to the new size, then one network (trained for scales 2-4) restores the detail.
+
+    Transparency is upscaled bicubically beside the network, not through it.
+
+    Examples:
+
+      enhance sr --scale 2 small.png                # writes small_sr.png at twice the size
+
+      enhance sr --scale 2.5 thumbs/ -o large/ --bits 16
+    """
+    _restore_command(locals(), "sr", scale, "sr", quality)
 
 
 def _restore_command(options: dict, task: str, level: float | None, command: str, output_quality: int | None) -> None:

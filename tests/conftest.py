@@ -23,6 +23,14 @@ def real_crop(sample_pixels) -> np.ndarray:
     return sample_pixels[200:360, 300:524].astype(np.float32) / 255
 
 
+@pytest.fixture(scope="session")
+def clean_pixels(sample_pixels) -> np.ndarray:
+    """A clean real image: the noisy sample averaged 4x4 (noise sigma ~6), 8-bit."""
+    height, width = sample_pixels.shape[0] // 4 * 4, sample_pixels.shape[1] // 4 * 4
+    blocks = sample_pixels[:height, :width].reshape(height // 4, 4, width // 4, 4, 3).astype(float)
+    return np.round(blocks.mean(axis=(1, 3))).astype(np.uint8)
+
+
 @pytest.fixture
 def small_png(tmp_path, sample_pixels) -> Path:
     """A small real noisy image on disk."""
