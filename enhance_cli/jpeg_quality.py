@@ -35,6 +35,11 @@ def _standard_tables() -> dict[int, np.ndarray]:
     return tables
 
 
+def standard_luma_tables() -> np.ndarray:
+    """(100, 64): the luma quantisation steps of IJG qualities 1-100, natural (row-major) order."""
+    return np.stack([_standard_tables()[quality][0] for quality in range(1, 101)])
+
+
 def quality_from_tables(tables: Mapping[int, Sequence[int]]) -> JpegQuality:
     """The IJG quality whose tables match ``tables`` (Pillow's ``Image.quantization``).
 

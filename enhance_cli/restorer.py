@@ -118,14 +118,16 @@ class Restorer(LoadedModel):
 
     def estimate_level(self, picture: Picture) -> float:
         """The level of ``picture``: what the file states (a JPEG's quantisation tables) where the task
-        reads that, else the blind estimator's reading (clamped to the range it was trained on)."""
+        reads that, else the blind estimator's reading, clamped to the range the model serves (up to the
+        pass-through level, so a near-lossless image is still recognised as one)."""
         stated = self.task.read_level(picture.info) if self.task.read_level else None
         if stated is not None:
             return stated
         if self.estimator is None:
             raise LevelError(f"model {self.card.name!r} has no level estimator; give the {self.card.level.name}")
-        normalised = self.estimator.estimate(_rgb(picture.pixels), align=self.task.grid)
-        return self.network_level(normalised * self.card.level.norm_scale)
+        estimate = self.estimator.estimate(_rgb(picture.pixels), align=self.task.grid) * self.card.level.norm_scale
+        spec = self.card.level
+        return float(min(max(estimate, spec.minimum), self.task.pass_through or spec.maximum))
 
     def restore(
         self,

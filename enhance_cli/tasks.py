@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from enhance_cli.jpeg_quality import quality_from_tables
-from enhance_cli.training.degradations import add_gaussian_noise, bicubic_round_trip, jpeg_compress
+from enhance_cli.training.degradations import add_gaussian_noise, bicubic_round_trip, jpeg_compress, quantise_8bit
 
 Degrade = Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
 Prepare = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -34,7 +34,8 @@ def _noise(clean: torch.Tensor, sigma: float, generator: torch.Generator) -> tor
 
 
 def _jpeg(clean: torch.Tensor, quality: float, generator: torch.Generator) -> torch.Tensor:
-    return jpeg_compress(clean, round(quality))
+    """Above 100: never compressed (8-bit), which the blind estimator must learn to call 100."""
+    return jpeg_compress(clean, round(quality)) if quality < 100.5 else quantise_8bit(clean)
 
 
 def _sr(clean: torch.Tensor, scale: float, generator: torch.Generator) -> torch.Tensor:

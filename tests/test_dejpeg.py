@@ -17,14 +17,6 @@ def enhance(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-@pytest.fixture(scope="module")
-def clean_pixels(sample_pixels) -> np.ndarray:
-    """A clean real image: the noisy sample averaged 4x4 (noise sigma ~6), 8-bit."""
-    height, width = sample_pixels.shape[0] // 4 * 4, sample_pixels.shape[1] // 4 * 4
-    blocks = sample_pixels[:height, :width].reshape(height // 4, 4, width // 4, 4, 3).astype(float)
-    return np.round(blocks.mean(axis=(1, 3))).astype(np.uint8)
-
-
 def save_jpeg(tmp_path, pixels, quality, name="photo.jpg"):
     path = tmp_path / name
     Image.fromarray(pixels).save(path, quality=quality)
@@ -64,14 +56,25 @@ def test_the_correction_fades_between_90_and_95(tmp_path, clean_pixels):
     assert entry["strength"] == pytest.approx(0.6)
 
 
-def test_a_png_needs_the_quality_given(tmp_path, clean_pixels):
+def test_a_jpeg_resaved_as_png_gets_its_quality_estimated(tmp_path, clean_pixels):
     jpeg = save_jpeg(tmp_path, clean_pixels, 30)
     png = tmp_path / "resaved.png"
-    Image.open(jpeg).save(png)
-    result = enhance("dejpeg", png, "-o", tmp_path / "a.png", "-q")
-    assert result.exit_code == 1 and "resaved.png" in result.output and "quality" in result.output
-    result, _, entry = run_dejpeg(tmp_path, png, "--quality", "30")
-    assert result.exit_code == 0 and entry["level"] == 30
+    Image.open(jpeg).crop((3, 5, *clean_pixels.shape[1::-1])).save(png)  # off the 8x8 grid too
+    result, output, entry = run_dejpeg(tmp_path, png)
+    assert result.exit_code == 0, result.output
+    assert abs(entry["level"] - 30) <= 2
+    resaved = np.asarray(Image.open(png)).astype(float) / 255
+    clean = clean_pixels[5:, 3:].astype(float) / 255
+    assert psnr(clean, np.asarray(Image.open(output)).astype(float) / 255) > psnr(clean, resaved) + 0.5
+
+
+def test_a_never_compressed_png_is_left_alone(tmp_path, clean_pixels):
+    png = tmp_path / "pristine.png"
+    Image.fromarray(clean_pixels).save(png)
+    result, output, entry = run_dejpeg(tmp_path, png)
+    assert result.exit_code == 0, result.output
+    assert entry["level"] == 95 and entry["strength"] == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(output)), clean_pixels)
 
 
 def test_greyscale_jpegs_stay_greyscale(tmp_path, clean_pixels):

@@ -81,3 +81,18 @@ def test_training_runs_checkpoints_and_resumes(tmp_path, sample_pixels):
 
     train(dataclasses.replace(recipe, steps=1), tmp_path / "again", init=weights)
     assert "initialised from" in (tmp_path / "again" / "train.log").read_text()
+
+
+def test_estimators_train_on_their_own_loss(tmp_path, sample_pixels):
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray(sample_pixels[:200, :200]).save(data / "0.png")
+    for name in ("sigma-estimator", "quality-estimator"):
+        recipe = dataclasses.replace(RECIPES[name], data=(data,), patch=32, batch=4, steps=3, warmup=1, log_every=1)
+        weights = train(recipe, tmp_path / name)
+        assert set(load_file(str(weights))) and "step 3 loss" in (tmp_path / name / "train.log").read_text()
+
+
+def test_jpeg_quality_above_100_means_never_compressed(real_crop):
+    clean = torch.from_numpy(real_crop.transpose(2, 0, 1).copy())[None]
+    torch.testing.assert_close(TASKS["jpeg"].degrade(clean, 110.0, None), torch.round(clean * 255) / 255)

@@ -14,8 +14,33 @@ from torch import nn
 from enhance_cli.registry import register_architecture
 
 
+class BlindEstimator(nn.Module):
+    """A network that maps an image crop to its normalised degradation level, shape (N,)."""
+
+    crop_multiple: int = 1  # crop sides are multiples of this
+
+    def loss(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Training loss against the normalised levels ``target`` (N,): L1."""
+        return (self(x).float() - target).abs().mean()
+
+    @torch.inference_mode()
+    def estimate(self, image: np.ndarray, crop: int = 96, crops: int = 16, align: int = 1) -> float:
+        """Median normalised level over up to ``crops`` crops on a regular grid of an H x W x 3 image.
+
+        ``align``: crops start on multiples of it (the phase of a JPEG's block grid).
+        """
+        height, width = image.shape[:2]
+        crop = max(self.crop_multiple, min(crop, height, width) // self.crop_multiple * self.crop_multiple)
+        per_side = max(1, int(np.sqrt(crops)))
+        tops = np.linspace(0, height - crop, per_side).round().astype(int) // align * align
+        lefts = np.linspace(0, width - crop, per_side).round().astype(int) // align * align
+        batch = np.stack([image[t : t + crop, s : s + crop] for t in tops for s in lefts])
+        scores = self(torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2))))
+        return float(scores.median())
+
+
 @register_architecture("level-estimator")
-class LevelEstimator(nn.Module):
+class LevelEstimator(BlindEstimator):
     def __init__(self, in_channels: int = 3, channels: int = 32) -> None:
         super().__init__()
         c = channels
@@ -38,18 +63,3 @@ class LevelEstimator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised level per image, shape (N,)."""
         return self.head(self.features(x)).squeeze(1)
-
-    @torch.inference_mode()
-    def estimate(self, image: np.ndarray, crop: int = 96, crops: int = 16, align: int = 1) -> float:
-        """Median normalised level over up to ``crops`` crops on a regular grid of an H x W x 3 image.
-
-        ``align``: crops start on multiples of it (the phase of a JPEG's block grid).
-        """
-        height, width = image.shape[:2]
-        crop = min(crop, height, width)
-        per_side = max(1, int(np.sqrt(crops)))
-        tops = np.linspace(0, height - crop, per_side).round().astype(int) // align * align
-        lefts = np.linspace(0, width - crop, per_side).round().astype(int) // align * align
-        batch = np.stack([image[t : t + crop, s : s + crop] for t in tops for s in lefts])
-        scores = self(torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2))))
-        return float(scores.median())

@@ -45,7 +45,7 @@ def restoration_loss(
 def estimation_loss(
     model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
 ) -> torch.Tensor:
-    """Blind estimator training: each patch at its own random level; L1 on the normalised level."""
+    """Blind estimator training: each patch at its own random level; the estimator's own loss."""
     task = TASKS[recipe.task]
     if task.prepare is not None:
         clean = task.prepare(clean, generator)
@@ -53,8 +53,7 @@ def estimation_loss(
     degraded = torch.cat([task.degrade(c[None], float(lv), generator) for c, lv in zip(clean, levels, strict=False)])
     target = torch.from_numpy(levels / recipe.norm_scale).float()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
-        predicted = model(degraded)
-    return (predicted.float() - target).abs().mean()
+        return model.loss(degraded, target)
 
 
 def isp_loss(
