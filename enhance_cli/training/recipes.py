@@ -213,5 +213,6 @@ SHIPPED: list[Recipe] = [
 ABLATIONS = [
     *adaptive_ablation(HYPERRES_JPEG, (10.0, 40.0), steps=2000),
     *adaptive_ablation(HYPERRES_SR, (2.0, 4.0), steps=2000),
+    *adaptive_ablation(HYPERRES_SR, (2.0, 4.0), steps=6000),
 ]
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in SHIPPED + ABLATIONS}
