@@ -31,7 +31,13 @@ from enhance_cli.training.publish import write_card
 from enhance_cli.training.recipes import RECIPES, Recipe
 
 RUNS = Path(__file__).resolve().parents[1] / "runs"
-TRIOS = ("hyperres-jpeg-2000", "hyperres-sr-2000", "hyperres-sr-6000")
+# Each adaptive run and the prefix of its single-level twins' runs.
+TRIOS = {
+    "hyperres-jpeg-2000": "hyperres-jpeg-2000",
+    "hyperres-sr-2000": "hyperres-sr-2000",
+    "hyperres-sr-6000": "hyperres-sr-6000",
+    "hyperres-sr-6000-relative": "hyperres-sr-6000",  # each scale's loss relative to its input's
+}
 
 
 def trained(recipe: Recipe) -> torch.nn.Module:
@@ -64,12 +70,12 @@ def mean_psnr(model: torch.nn.Module, recipe: Recipe, task: str, level: float) -
 
 
 def compare(name: str) -> dict:
-    """``name``: the adaptive run; its single-level twins are the recipes named ``name-at-LEVEL``."""
+    """``name``: the adaptive run; its single-level twins are the recipes named ``TRIOS[name]-at-LEVEL``."""
     adaptive_recipe = RECIPES[name]
     task = adaptive_recipe.task
     adaptive = trained(adaptive_recipe)
     rows = {}
-    for single_recipe in [recipe for key, recipe in RECIPES.items() if key.startswith(f"{name}-at-")]:
+    for single_recipe in [recipe for key, recipe in RECIPES.items() if key.startswith(f"{TRIOS[name]}-at-")]:
         level = single_recipe.level_range[0]
         ours = mean_psnr(adaptive, adaptive_recipe, task, level)
         single = mean_psnr(trained(single_recipe), single_recipe, task, level)
@@ -84,7 +90,7 @@ def compare(name: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", choices=TRIOS, action="append", help="an adaptive run (default: all)")
+    parser.add_argument("--run", choices=list(TRIOS), action="append", help="an adaptive run (default: all)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--update-card", action="store_true", help="record the results in the shipped models' cards")
     args = parser.parse_args()
@@ -99,7 +105,8 @@ def main() -> None:
         if args.update_card:
             path = WEIGHTS_DIR / f"hyperres-{RECIPES[name].task}.json"
             card = json.loads(path.read_text())
-            card.setdefault("benchmarks", {}).setdefault("adaptive_vs_single", {})[f"{result['steps']} steps"] = result
+            key = f"{result['steps']} steps" + (" relative loss" if RECIPES[name].relative_loss else "")
+            card.setdefault("benchmarks", {}).setdefault("adaptive_vs_single", {})[key] = result
             write_card(card)
 
 

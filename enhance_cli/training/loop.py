@@ -38,7 +38,10 @@ def restoration_loss(
         degraded = task.degrade(clean, level, generator)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
             restored = model(degraded, level / recipe.norm_scale)
-        losses.append((restored.float() - clean).abs().mean())
+        loss = (restored.float() - clean).abs().mean()
+        if recipe.relative_loss:
+            loss = loss / (degraded - clean).abs().mean().clamp_min(1e-3)
+        losses.append(loss)
     return torch.stack(losses).mean()
 
 

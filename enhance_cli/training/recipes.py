@@ -33,6 +33,7 @@ class Recipe:
     downscale: int = 1  # shrink training images by this factor first (clean full-resolution colour)
     saturation: float = 1.0  # isp: shuffle colours and boost saturation of some patches by up to this factor
     identity_cameras: float = 0.2  # isp: share of simulated cameras whose colour space is sRGB itself
+    relative_loss: bool = False  # restore: each level's L1 divided by its input's, so mild levels weigh as much
 
 
 TRAIN_SETS = (DATA / "train" / "CBSD432", DATA / "train" / "WikiPhotos", DATA / "train" / "T91")
@@ -214,5 +215,6 @@ ABLATIONS = [
     *adaptive_ablation(HYPERRES_JPEG, (10.0, 40.0), steps=2000),
     *adaptive_ablation(HYPERRES_SR, (2.0, 4.0), steps=2000),
     *adaptive_ablation(HYPERRES_SR, (2.0, 4.0), steps=6000),
+    replace(HYPERRES_SR, name="hyperres-sr-6000-relative", steps=6000, relative_loss=True, card={}),
 ]
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in SHIPPED + ABLATIONS}
