@@ -125,8 +125,8 @@ class Restorer(LoadedModel):
             return stated
         if self.estimator is None:
             raise LevelError(f"model {self.card.name!r} has no level estimator; give the {self.card.level.name}")
-        estimate = self.estimator.estimate(_rgb(picture.pixels), align=self.task.grid) * self.card.level.norm_scale
         spec = self.card.level
+        estimate = self.estimator.estimate(_rgb(picture.pixels), align=self.task.grid) * spec.norm_scale
         return float(min(max(estimate, spec.minimum), self.task.pass_through or spec.maximum))
 
     def restore(

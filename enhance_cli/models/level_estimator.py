@@ -1,8 +1,9 @@
-"""Blind level estimator: a small CNN that reads the degradation level off an image.
+"""Blind level estimators: networks that read the degradation level off an image.
 
-Five convs and three fully connected layers (the HyperRes paper's shape); global average
-pooling lets it take any crop size. ``estimate`` scores several crops spread over the image
-and takes their median, so one busy or flat region cannot swing the answer.
+``BlindEstimator.estimate`` (shared by every estimator) scores several crops spread over the
+image and takes their median, so one busy or flat region cannot swing the answer.
+``LevelEstimator`` (sigma): five convs and three fully connected layers (the HyperRes paper's
+shape); global average pooling lets it take any crop size.
 """
 
 from __future__ import annotations
