@@ -73,6 +73,8 @@ class Restorer(LoadedModel):
         card = find_card(name=model, task=None if model else task)
         if card.task != task:
             raise ValueError(f"model {card.name!r} is for task {card.task!r}, not {task!r}")
+        if card.level is None:
+            raise ValueError(f"model {card.name!r} is a level estimator, not a restorer; leave out --model")
         return cls(card, **options)
 
     @property

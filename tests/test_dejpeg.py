@@ -92,3 +92,9 @@ def test_restore_task_jpeg_is_the_same_model(tmp_path, clean_pixels):
     assert result.exit_code == 0, result.output
     _, output, _ = run_dejpeg(tmp_path, path)
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "r.png")), np.asarray(Image.open(output)))
+
+
+def test_an_estimator_given_as_the_model_is_refused(tmp_path, clean_pixels):
+    path = save_jpeg(tmp_path, clean_pixels, 40)
+    result = enhance("dejpeg", "--model", "quality-estimator", path, "-o", tmp_path / "x.png")
+    assert result.exit_code == 2 and "quality-estimator" in result.output and "estimator" in result.output
