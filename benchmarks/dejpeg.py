@@ -138,6 +138,7 @@ def update_card(results: dict) -> None:
 
 def main() -> None:
     from denoise import speed_benchmark
+    from parts import run_parts
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("part", choices=["quality", "high", "blind", "speed", "all"])
@@ -148,21 +149,13 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     restorer = Restorer.for_task("jpeg", device="cpu")
-    results = {}
-    for part in ["quality", "high", "blind", "speed"] if args.part == "all" else [args.part]:
-        started = time.perf_counter()
-        if part == "quality":
-            results[part] = quality_benchmark(restorer, args.limit)
-        elif part == "high":
-            results[part] = high_quality_benchmark(restorer, args.limit)
-        elif part == "blind":
-            results[part] = blind_benchmark(restorer, args.limit)
-        elif part == "speed":
-            results[part] = speed_benchmark(4.0, repeats=3, task="jpeg", level=30)
-        flags = {"--limit": args.limit, "--threads": args.threads}
-        given = "".join(f" {flag} {value}" for flag, value in flags.items() if value is not None)
-        results[part]["command"] = f"python benchmarks/dejpeg.py {part}{given}"
-        results[part]["benchmark_seconds"] = round(time.perf_counter() - started, 1)
+    parts = {
+        "quality": lambda: quality_benchmark(restorer, args.limit),
+        "high": lambda: high_quality_benchmark(restorer, args.limit),
+        "blind": lambda: blind_benchmark(restorer, args.limit),
+        "speed": lambda: speed_benchmark(4.0, repeats=3, task="jpeg", level=30),
+    }
+    results = run_parts("dejpeg.py", parts, args.part, {"--limit": args.limit, "--threads": args.threads})
     if args.update_card:
         update_card(results)
 

@@ -30,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import demosaic_baselines as baselines  # noqa: E402
+from parts import run_parts  # noqa: E402
 
 from enhance_cli.develop import Developer  # noqa: E402
 from enhance_cli.metrics import psnr  # noqa: E402
@@ -240,20 +241,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    results = {}
-    for part in ["quality", "real", "speed", "scaling"] if args.part == "all" else [args.part]:
-        started = time.perf_counter()
-        if part == "quality":
-            results[part] = quality_benchmark(args.limit)
-        elif part == "real":
-            results[part] = real_files_benchmark()
-        elif part == "speed":
-            results[part] = speed_benchmark(24.0)
-        else:
-            results[part] = scaling_benchmark([1, 4, 12, 24])
-        flags = "".join(f" {f} {v}" for f, v in (("--limit", args.limit), ("--threads", args.threads)) if v)
-        results[part]["command"] = f"python benchmarks/isp.py {part}{flags}"
-        results[part]["benchmark_seconds"] = round(time.perf_counter() - started, 1)
+    parts = {
+        "quality": lambda: quality_benchmark(args.limit),
+        "real": real_files_benchmark,
+        "speed": lambda: speed_benchmark(24.0),
+        "scaling": lambda: scaling_benchmark([1, 4, 12, 24]),
+    }
+    results = run_parts("isp.py", parts, args.part, {"--limit": args.limit, "--threads": args.threads})
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     if args.update_card:

@@ -97,6 +97,7 @@ def update_card(results: dict) -> None:
 
 def main() -> None:
     from denoise import speed_benchmark
+    from parts import run_parts
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("part", choices=["quality", "speed", "all"])
@@ -107,17 +108,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     restorer = Restorer.for_task("sr", device="cpu")
-    results = {}
-    for part in ["quality", "speed"] if args.part == "all" else [args.part]:
-        started = time.perf_counter()
-        if part == "quality":
-            results[part] = quality_benchmark(restorer, args.limit)
-        elif part == "speed":
-            results[part] = speed_benchmark(4.0, repeats=3, task="sr", level=4.0)
-        flags = {"--limit": args.limit, "--threads": args.threads}
-        given = "".join(f" {flag} {value}" for flag, value in flags.items() if value is not None)
-        results[part]["command"] = f"python benchmarks/sr.py {part}{given}"
-        results[part]["benchmark_seconds"] = round(time.perf_counter() - started, 1)
+    parts = {
+        "quality": lambda: quality_benchmark(restorer, args.limit),
+        "speed": lambda: speed_benchmark(4.0, repeats=3, task="sr", level=4.0),
+    }
+    results = run_parts("sr.py", parts, args.part, {"--limit": args.limit, "--threads": args.threads})
     if args.update_card:
         update_card(results)
 
