@@ -37,6 +37,8 @@ TRIOS = {
     "hyperres-sr-2000": "hyperres-sr-2000",
     "hyperres-sr-6000": "hyperres-sr-6000",
     "hyperres-sr-6000-relative": "hyperres-sr-6000",  # each scale's loss relative to its input's
+    "hyperres-sr-2000-distinct": "hyperres-sr-2000",  # relative loss, and each level its own patches
+    "hyperres-jpeg-2000-distinct": "hyperres-jpeg-2000",
 }
 
 

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from enhance_cli.tasks import TASKS
 from enhance_cli.training.degradations import add_gaussian_noise, bicubic_downscale, jpeg_compress
-from enhance_cli.training.loop import stratified_levels, train
+from enhance_cli.training.loop import restoration_loss, stratified_levels, train
 from enhance_cli.training.recipes import RECIPES
 
 
@@ -50,6 +50,24 @@ def test_jpeg_training_makes_a_quarter_of_the_patches_grey():
 def test_stratified_levels_cover_the_range():
     levels = stratified_levels(5, 75, 4, np.random.default_rng(0))
     assert [int((lv - 5) // 17.5) for lv in levels] == [0, 1, 2, 3]
+
+
+def test_each_level_can_see_its_own_patches():
+    seen = []
+
+    def model(degraded, level):
+        seen.append(degraded)
+        return degraded
+
+    for shared in (True, False):
+        recipe = dataclasses.replace(RECIPES["hyperres-sr"], batch=2, levels_per_step=4, shared_patches=shared)
+        assert recipe.patches_per_step == (2 if shared else 8)
+        # Flat patches, each its own grey: bicubic down and up keeps them, so each batch shows which patches it got.
+        clean = torch.arange(recipe.patches_per_step).float().div(10).view(-1, 1, 1, 1).expand(-1, 3, 16, 16)
+        seen.clear()
+        restoration_loss(model, clean, recipe, np.random.default_rng(0), torch.Generator().manual_seed(0))
+        greys = [[round(float(patch.mean()) * 10) for patch in batch] for batch in seen]
+        assert greys == ([[0, 1]] * 4 if shared else [[0, 1], [2, 3], [4, 5], [6, 7]])
 
 
 def test_training_runs_checkpoints_and_resumes(tmp_path, sample_pixels):

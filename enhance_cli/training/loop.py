@@ -29,18 +29,21 @@ def stratified_levels(low: float, high: float, count: int, rng: np.random.Genera
 def restoration_loss(
     model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
 ) -> torch.Tensor:
-    """HyperRes training: the same patches at several levels, one generated network per level."""
+    """HyperRes training: patches at several levels (the same ones, or each level its own), one generated
+    network per level."""
     task = TASKS[recipe.task]
     if task.prepare is not None:
         clean = task.prepare(clean, generator)
+    levels = stratified_levels(*recipe.level_range, recipe.levels_per_step, rng)
+    groups = [clean] * len(levels) if recipe.shared_patches else clean.chunk(len(levels))
     losses = []
-    for level in stratified_levels(*recipe.level_range, recipe.levels_per_step, rng):
-        degraded = task.degrade(clean, level, generator)
+    for level, target in zip(levels, groups, strict=True):
+        degraded = task.degrade(target, level, generator)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
             restored = model(degraded, level / recipe.norm_scale)
-        loss = (restored.float() - clean).abs().mean()
+        loss = (restored.float() - target).abs().mean()
         if recipe.relative_loss:
-            loss = loss / (degraded - clean).abs().mean().clamp_min(1e-3)
+            loss = loss / (degraded - target).abs().mean().clamp_min(1e-3)
         losses.append(loss)
     return torch.stack(losses).mean()
 
@@ -126,7 +129,7 @@ def train(recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path 
     while step < recipe.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(recipe, step)
-        clean = sampler.sample(recipe.batch, rng)
+        clean = sampler.sample(recipe.patches_per_step, rng)
         loss = objective(model, clean, recipe, rng, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -34,6 +34,14 @@ class Recipe:
     saturation: float = 1.0  # isp: shuffle colours and boost saturation of some patches by up to this factor
     identity_cameras: float = 0.2  # isp: share of simulated cameras whose colour space is sRGB itself
     relative_loss: bool = False  # restore: each level's L1 divided by its input's, so mild levels weigh as much
+    shared_patches: bool = True  # restore: every level sees the same patches (False: each level its own)
+
+    @property
+    def patches_per_step(self) -> int:
+        """How many clean patches one training step draws."""
+        if self.objective == "restore" and not self.shared_patches:
+            return self.batch * self.levels_per_step
+        return self.batch
 
 
 TRAIN_SETS = (DATA / "train" / "CBSD432", DATA / "train" / "WikiPhotos", DATA / "train" / "T91")
@@ -218,5 +226,12 @@ ABLATIONS = [
     replace(HYPERRES_SR, name="hyperres-sr-6000-relative", steps=6000, relative_loss=True, card={}),
     # Candidate successor of hyperres-sr: the relative loss narrowed the 6000-step x2 gap from -0.55 to -0.39 dB.
     replace(HYPERRES_SR, name="hyperres-sr-relative", relative_loss=True, card={}),
+    # Relative loss, and each level its own patches: as many distinct patches per step as a single-level twin.
+    replace(
+        HYPERRES_SR, name="hyperres-sr-2000-distinct", steps=2000, relative_loss=True, shared_patches=False, card={}
+    ),
+    replace(
+        HYPERRES_JPEG, name="hyperres-jpeg-2000-distinct", steps=2000, relative_loss=True, shared_patches=False, card={}
+    ),
 ]
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in SHIPPED + ABLATIONS}
