@@ -38,6 +38,7 @@ TRIOS = {
     "hyperres-sr-6000": "hyperres-sr-6000",
     "hyperres-sr-6000-relative": "hyperres-sr-6000",  # each scale's loss relative to its input's
     "hyperres-sr-2000-distinct": "hyperres-sr-2000",  # relative loss, and each level its own patches
+    "hyperres-sr-6000-distinct": "hyperres-sr-6000",
     "hyperres-jpeg-2000-distinct": "hyperres-jpeg-2000",
 }
 
@@ -90,6 +91,17 @@ def compare(name: str) -> dict:
     }
 
 
+def record(name: str, result: dict) -> None:
+    """Keep ``result`` in the shipped model's card, under the run's steps and training options."""
+    recipe = RECIPES[name]
+    path = WEIGHTS_DIR / f"hyperres-{recipe.task}.json"
+    card = json.loads(path.read_text())
+    key = f"{result['steps']} steps" + (" relative loss" if recipe.relative_loss else "")
+    key += "" if recipe.shared_patches else " own patches per level"
+    card.setdefault("benchmarks", {}).setdefault("adaptive_vs_single", {})[key] = result
+    write_card(card)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", choices=list(TRIOS), action="append", help="an adaptive run (default: all)")
@@ -105,11 +117,7 @@ def main() -> None:
         result["command"] = f"python benchmarks/adaptive.py{given}"
         result["benchmark_seconds"] = round(time.perf_counter() - started, 1)
         if args.update_card:
-            path = WEIGHTS_DIR / f"hyperres-{RECIPES[name].task}.json"
-            card = json.loads(path.read_text())
-            key = f"{result['steps']} steps" + (" relative loss" if RECIPES[name].relative_loss else "")
-            card.setdefault("benchmarks", {}).setdefault("adaptive_vs_single", {})[key] = result
-            write_card(card)
+            record(name, result)
 
 
 if __name__ == "__main__":
