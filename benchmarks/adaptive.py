@@ -39,6 +39,8 @@ TRIOS = {
     "hyperres-sr-6000-relative": "hyperres-sr-6000",  # each scale's loss relative to its input's
     "hyperres-sr-2000-distinct": "hyperres-sr-2000",  # relative loss, and each level its own patches
     "hyperres-sr-6000-distinct": "hyperres-sr-6000",
+    "hyperres-sr-2000-quadratic": "hyperres-sr-2000",  # kernels quadratic in the scale
+    "hyperres-sr-6000-quadratic": "hyperres-sr-6000",
     "hyperres-jpeg-2000-distinct": "hyperres-jpeg-2000",
 }
 
@@ -98,6 +100,7 @@ def record(name: str, result: dict) -> None:
     card = json.loads(path.read_text())
     key = f"{result['steps']} steps" + (" relative loss" if recipe.relative_loss else "")
     key += "" if recipe.shared_patches else " own patches per level"
+    key += " quadratic kernels" if recipe.config.get("level_order", 1) == 2 else ""
     card.setdefault("benchmarks", {}).setdefault("adaptive_vs_single", {})[key] = result
     write_card(card)
 

@@ -1,4 +1,4 @@
-"""Level conditioning: kernels are c*w+b, folding is exact, the level changes the network."""
+"""Level conditioning: kernels are c*w+b (or quadratic), folding is exact, the level changes the network."""
 
 import torch
 
@@ -15,6 +15,19 @@ def test_kernel_is_affine_in_the_level():
     assert torch.allclose(w0, conv.weight_base) and torch.allclose(b0, conv.bias_base)
     assert torch.allclose(w, 0.7 * w0 + 0.3 * w1, atol=1e-6)
     assert torch.allclose(b, 0.7 * b0 + 0.3 * b1, atol=1e-6)
+
+
+def test_quadratic_kernel_starts_affine_and_folds_exactly():
+    conv = LevelConv2d(3, 4, order=2)
+    w, _ = conv.kernel(0.6)
+    assert torch.allclose(w, 0.6 * conv.weight_slope + conv.weight_base)  # the c^2 term starts at zero
+    torch.nn.init.normal_(conv.weight_curve)
+    w0, w1, w2 = (conv.kernel(c)[0] for c in (0.0, 0.5, 1.0))
+    assert torch.allclose(w0 - 2 * w1 + w2, 0.5 * conv.weight_curve, atol=1e-5)  # second difference: 2 h^2 v
+    x = torch.randn(1, 3, 9, 11)
+    expected = conv(x, 0.7)
+    conv.fold(0.7)
+    assert torch.allclose(conv(x), expected, atol=1e-5)
 
 
 def test_folded_conv_matches_per_call_level():

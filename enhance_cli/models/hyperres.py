@@ -18,10 +18,10 @@ from enhance_cli.registry import register_architecture
 
 
 class LevelResBlock(nn.Module):
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, order: int = 1) -> None:
         super().__init__()
-        self.conv1 = LevelConv2d(channels, channels)
-        self.conv2 = LevelConv2d(channels, channels)
+        self.conv1 = LevelConv2d(channels, channels, order=order)
+        self.conv2 = LevelConv2d(channels, channels, order=order)
 
     def forward(self, x: torch.Tensor, level: torch.Tensor | float | None) -> torch.Tensor:
         return x + self.conv2(F.relu(self.conv1(x, level)), level)
@@ -33,11 +33,11 @@ class HyperRes(RestorationModel):
 
     scale_multiple = 2
 
-    def __init__(self, in_channels: int = 3, channels: int = 64, blocks: int = 8) -> None:
+    def __init__(self, in_channels: int = 3, channels: int = 64, blocks: int = 8, level_order: int = 1) -> None:
         super().__init__()
         self.head = nn.Conv2d(4 * in_channels, channels, 3, padding=1)
-        self.body = nn.ModuleList(LevelResBlock(channels) for _ in range(blocks))
-        self.body_tail = LevelConv2d(channels, channels)
+        self.body = nn.ModuleList(LevelResBlock(channels, level_order) for _ in range(blocks))
+        self.body_tail = LevelConv2d(channels, channels, order=level_order)
         self.tail = nn.Conv2d(channels, 4 * in_channels, 3, padding=1)
         # About eight half-resolution feature maps are alive at once.
         self.working_bytes_per_pixel = 8 * 4 * channels / 4 + 64

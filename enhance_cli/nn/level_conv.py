@@ -1,8 +1,9 @@
 """Level-conditioned convolution (HyperRes meta block).
 
-The kernel is an affine function of one scalar, the normalised degradation level c:
-``kernel = c * w + b``. Training evaluates it per level; inference folds it once
-into an ordinary kernel, so a conditioned network runs as fast as a plain one.
+The kernel is a polynomial in one scalar, the normalised degradation level c: affine,
+``kernel = c * w + b`` (HyperRes), or with a ``c^2 * v`` term too. Training evaluates it per
+level; inference folds it once into an ordinary kernel, so a conditioned network runs as
+fast as a plain one.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from torch import nn
 
 
 class LevelConv2d(nn.Module):
-    """A conv whose weights and bias are ``c * w + b`` for the level ``c``."""
+    """A conv whose weights and bias are ``c * w + b`` (``order`` 2: ``+ c^2 * v``) for the level ``c``."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, order: int = 1) -> None:
         super().__init__()
         shape = (out_channels, in_channels, kernel_size, kernel_size)
         self.padding = kernel_size // 2
@@ -28,14 +29,21 @@ class LevelConv2d(nn.Module):
         nn.init.kaiming_uniform_(self.weight_base, a=math.sqrt(5))
         # Small slope: training starts from one shared conv and learns how it moves with the level.
         nn.init.normal_(self.weight_slope, std=1e-3)
+        if order not in (1, 2):
+            raise ValueError(f"LevelConv2d order must be 1 or 2, not {order}")
+        if order == 2:
+            self.weight_curve = nn.Parameter(torch.zeros(shape))
+            self.bias_curve = nn.Parameter(torch.zeros(out_channels))
         self._folded: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def kernel(self, level: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
         """The plain conv weight and bias for one level."""
-        return (
-            level * self.weight_slope + self.weight_base,
-            level * self.bias_slope + self.bias_base,
-        )
+        weight = level * self.weight_slope + self.weight_base
+        bias = level * self.bias_slope + self.bias_base
+        if hasattr(self, "weight_curve"):
+            weight = weight + level * level * self.weight_curve
+            bias = bias + level * level * self.bias_curve
+        return weight, bias
 
     def fold(self, level: float | None) -> None:
         """Fix the level for inference (``None`` returns to per-call levels)."""
