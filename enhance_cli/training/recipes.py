@@ -127,7 +127,8 @@ HYPERRES_SR = hyperres_recipe(
 )
 # From the adaptive ablations (x2 / x4 gaps to single-scale twins at 2000 steps): each scale its own patches
 # and a relative loss took them from -0.79 / -0.27 dB to -0.28 / +0.01; kernels quadratic in the scale as
-# well, to -0.22 / +0.02 (the same FLOPs once folded, 1.5x the parameters).
+# well, to -0.22 / +0.02 (the same FLOPs once folded, 1.5x the parameters), but at 6000 steps
+# affine -0.27 / -0.12 and quadratic -0.26 / -0.15 are alike.
 SR_DISTINCT = replace(HYPERRES_SR, relative_loss=True, shared_patches=False, card={})
 SR_QUADRATIC = replace(SR_DISTINCT, config={**HYPERRES_SR.config, "level_order": 2})
 
