@@ -31,18 +31,19 @@ from enhance_cli.training.publish import write_card
 from enhance_cli.training.recipes import RECIPES, Recipe
 
 RUNS = Path(__file__).resolve().parents[1] / "runs"
-# Each adaptive run and the prefix of its single-level twins' runs.
-TRIOS = {
-    "hyperres-jpeg-2000": "hyperres-jpeg-2000",
-    "hyperres-sr-2000": "hyperres-sr-2000",
-    "hyperres-sr-6000": "hyperres-sr-6000",
-    "hyperres-sr-6000-relative": "hyperres-sr-6000",  # each scale's loss relative to its input's
-    "hyperres-sr-2000-distinct": "hyperres-sr-2000",  # relative loss, and each level its own patches
-    "hyperres-sr-6000-distinct": "hyperres-sr-6000",
-    "hyperres-sr-2000-quadratic": "hyperres-sr-2000",  # kernels quadratic in the scale
-    "hyperres-sr-6000-quadratic": "hyperres-sr-6000",
-    "hyperres-jpeg-2000-distinct": "hyperres-jpeg-2000",
-}
+
+
+def twins(recipe: Recipe) -> list[Recipe]:
+    """The single-level networks an adaptive run is measured against: same task and steps
+    (named by recipes.adaptive_ablation)."""
+    prefix = f"hyperres-{recipe.task}-{recipe.steps}-at-"
+    return [twin for name, twin in RECIPES.items() if name.startswith(prefix)]
+
+
+# Every adaptive run that has single-level twins to be measured against.
+ADAPTIVE_RUNS = [
+    name for name, recipe in RECIPES.items() if recipe.level_range[0] < recipe.level_range[1] and twins(recipe)
+]
 
 
 def trained(recipe: Recipe) -> torch.nn.Module:
@@ -75,12 +76,12 @@ def mean_psnr(model: torch.nn.Module, recipe: Recipe, task: str, level: float) -
 
 
 def compare(name: str) -> dict:
-    """``name``: the adaptive run; its single-level twins are the recipes named ``TRIOS[name]-at-LEVEL``."""
+    """``name``: the adaptive run, against each of its single-level twins."""
     adaptive_recipe = RECIPES[name]
     task = adaptive_recipe.task
     adaptive = trained(adaptive_recipe)
     rows = {}
-    for single_recipe in [recipe for key, recipe in RECIPES.items() if key.startswith(f"{TRIOS[name]}-at-")]:
+    for single_recipe in twins(adaptive_recipe):
         level = single_recipe.level_range[0]
         ours = mean_psnr(adaptive, adaptive_recipe, task, level)
         single = mean_psnr(trained(single_recipe), single_recipe, task, level)
@@ -107,13 +108,13 @@ def record(name: str, result: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", choices=list(TRIOS), action="append", help="an adaptive run (default: all)")
+    parser.add_argument("--run", choices=ADAPTIVE_RUNS, action="append", help="an adaptive run (default: all)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--update-card", action="store_true", help="record the results in the shipped models' cards")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    for name in args.run or TRIOS:
+    for name in args.run or ADAPTIVE_RUNS:
         started = time.perf_counter()
         result = compare(name)
         given = f" --run {name}" + (f" --threads {args.threads}" if args.threads else "")

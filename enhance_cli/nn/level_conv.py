@@ -31,6 +31,7 @@ class LevelConv2d(nn.Module):
         nn.init.normal_(self.weight_slope, std=1e-3)
         if order not in (1, 2):
             raise ValueError(f"LevelConv2d order must be 1 or 2, not {order}")
+        self.order = order
         if order == 2:
             self.weight_curve = nn.Parameter(torch.zeros(shape))
             self.bias_curve = nn.Parameter(torch.zeros(out_channels))
@@ -40,7 +41,7 @@ class LevelConv2d(nn.Module):
         """The plain conv weight and bias for one level."""
         weight = level * self.weight_slope + self.weight_base
         bias = level * self.bias_slope + self.bias_base
-        if hasattr(self, "weight_curve"):
+        if self.order == 2:
             weight = weight + level * level * self.weight_curve
             bias = bias + level * level * self.bias_curve
         return weight, bias
