@@ -102,6 +102,7 @@ def record(name: str, result: dict) -> None:
     key = f"{result['steps']} steps" + (" relative loss" if recipe.relative_loss else "")
     key += "" if recipe.shared_patches else " own patches per level"
     key += " quadratic kernels" if recipe.config.get("level_order", 1) == 2 else ""
+    key += " range ends pinned" if recipe.pin_level_ends else ""
     card.setdefault("benchmarks", {}).setdefault("adaptive_vs_single", {})[key] = result
     write_card(card)
 

@@ -52,6 +52,12 @@ def test_stratified_levels_cover_the_range():
     assert [int((lv - 5) // 17.5) for lv in levels] == [0, 1, 2, 3]
 
 
+def test_pinned_levels_train_both_ends_and_stratify_between():
+    levels = stratified_levels(2, 4, 4, np.random.default_rng(0), pin_ends=True)
+    assert levels[0] == 2 and levels[-1] == 4
+    assert 2 <= levels[1] <= 3 <= levels[2] <= 4
+
+
 def test_each_level_can_see_its_own_patches():
     seen = []
 

@@ -20,8 +20,16 @@ from enhance_cli.training.recipes import Recipe
 from enhance_cli.training.unprocess import unprocess
 
 
-def stratified_levels(low: float, high: float, count: int, rng: np.random.Generator) -> list[float]:
-    """``count`` levels, one drawn uniformly from each of ``count`` equal bins of [low, high]."""
+def stratified_levels(
+    low: float, high: float, count: int, rng: np.random.Generator, pin_ends: bool = False
+) -> list[float]:
+    """``count`` levels, one drawn uniformly from each of ``count`` equal bins of [low, high].
+
+    ``pin_ends``: the first and last are ``low`` and ``high`` themselves and the rest are stratified between,
+    because a level-conditioned network is weakest at the ends of its range, where it cannot interpolate.
+    """
+    if pin_ends and count >= 2:
+        return [float(low), *stratified_levels(low, high, count - 2, rng), float(high)]
     edges = np.linspace(low, high, count + 1)
     return [float(rng.uniform(a, b)) for a, b in zip(edges[:-1], edges[1:], strict=False)]
 
@@ -34,7 +42,7 @@ def restoration_loss(
     task = TASKS[recipe.task]
     if task.prepare is not None:
         clean = task.prepare(clean, generator)
-    levels = stratified_levels(*recipe.level_range, recipe.levels_per_step, rng)
+    levels = stratified_levels(*recipe.level_range, recipe.levels_per_step, rng, pin_ends=recipe.pin_level_ends)
     groups = [clean] * len(levels) if recipe.shared_patches else clean.chunk(len(levels))
     losses = []
     for level, target in zip(levels, groups, strict=True):

@@ -35,6 +35,7 @@ class Recipe:
     identity_cameras: float = 0.2  # isp: share of simulated cameras whose colour space is sRGB itself
     relative_loss: bool = False  # restore: each level's L1 divided by its input's, so mild levels weigh as much
     shared_patches: bool = True  # restore: every level sees the same patches (False: each level its own)
+    pin_level_ends: bool = False  # restore: each step trains the range's two ends exactly, the rest between
 
     @property
     def patches_per_step(self) -> int:
@@ -234,6 +235,7 @@ ABLATIONS = [
     replace(SR_DISTINCT, name="hyperres-sr-6000-distinct", steps=6000),
     replace(SR_QUADRATIC, name="hyperres-sr-2000-quadratic", steps=2000),
     replace(SR_QUADRATIC, name="hyperres-sr-6000-quadratic", steps=6000),
+    replace(SR_DISTINCT, name="hyperres-sr-6000-ends", steps=6000, pin_level_ends=True),
     # The candidate successor of hyperres-sr (not yet trained): the shipped recipe with all three changes.
     replace(SR_QUADRATIC, name="hyperres-sr-next"),
     replace(
