@@ -7,7 +7,7 @@ from pathlib import Path
 
 from enhance_cli.training.loop import train
 from enhance_cli.training.publish import publish
-from enhance_cli.training.recipes import RECIPES
+from enhance_cli.training.recipes import RECIPES, stage_weights
 
 
 def main() -> None:
@@ -29,7 +29,7 @@ def main() -> None:
         from dataclasses import replace
 
         recipe = replace(recipe, steps=args.steps)
-    run_dir = args.run_dir or Path("runs") / recipe.name
+    run_dir = args.run_dir or stage_weights(recipe.name).parent
     print(train(recipe, run_dir, threads=args.threads, init=args.init or recipe.init))
     if args.publish:
         print(publish(recipe, run_dir))

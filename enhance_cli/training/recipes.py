@@ -45,6 +45,11 @@ class Recipe:
         return self.batch
 
 
+def stage_weights(name: str) -> Path:
+    """Where ``python -m enhance_cli.training NAME`` leaves its weights (relative to the repository root)."""
+    return Path("runs") / name / f"{name}.safetensors"
+
+
 TRAIN_SETS = (DATA / "train" / "CBSD432", DATA / "train" / "WikiPhotos", DATA / "train" / "T91")
 
 ISP_UNET = {
@@ -134,7 +139,7 @@ JPEG_STAGE_1 = replace(
 HYPERRES_JPEG = replace(
     JPEG_DISTINCT,
     card=JPEG_FIRST.card,
-    init=Path("runs/hyperres-jpeg-first/hyperres-jpeg-first.safetensors"),
+    init=stage_weights(JPEG_STAGE_1.name),
     steps=6000,
     lr=3e-4,
     warmup=100,
@@ -237,7 +242,7 @@ SHIPPED: list[Recipe] = [
             "estimated noise (HyperConvolution at 1/4 and 1/8 resolution)",
             "default_for_task": True,
         },
-        init=Path("runs/isp-blind/isp-blind.safetensors"),
+        init=stage_weights("isp-blind"),
         **ISP_STAGE_2,
     ),
     replace(
@@ -245,7 +250,7 @@ SHIPPED: list[Recipe] = [
         name="isp-plain",
         config={**ISP_PLAIN, "noise_input": True},
         card={"summary": "isp's plain-convolution twin at matched FLOPs (the HyperConvolution ablation)"},
-        init=Path("runs/isp-plain-blind/isp-plain-blind.safetensors"),
+        init=stage_weights("isp-plain-blind"),
         **ISP_STAGE_2,
     ),
 ]
@@ -258,7 +263,7 @@ ABLATIONS = [
     replace(SR_DISTINCT, name="hyperres-sr-6000-distinct", steps=6000),
     replace(SR_QUADRATIC, name="hyperres-sr-2000-quadratic", steps=2000),
     replace(SR_QUADRATIC, name="hyperres-sr-6000-quadratic", steps=6000),
-    replace(SR_DISTINCT, name="hyperres-sr-6000-ends", steps=6000, pin_level_ends=True),
+    replace(HYPERRES_SR, name="hyperres-sr-6000-ends", steps=6000, card={}),
     replace(JPEG_DISTINCT, name="hyperres-jpeg-2000-distinct", steps=2000),
 ]
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in SHIPPED + ABLATIONS}
