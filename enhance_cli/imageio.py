@@ -12,6 +12,14 @@ Libraries, and why each one:
   too, so only the descriptive IFD0 tags (:data:`TIFF_TEXT_TAGS` and the orientation) of a TIFF input
   reach the Picture's EXIF; its Exif and GPS sub-IFDs do not.
 
+Single images only: multi-page TIFFs (reduced-resolution previews aside), animated PNGs and animated WebPs
+are refused rather than cut to their first frame; a multi-picture JPEG (MPO, as phones write) is read as its
+primary image.
+
+Pillow, OpenCV, libpng, libtiff and tifffile have their own ways of complaining: warnings, log records and
+lines printed straight to the process's stderr. All of them are kept quiet while they work
+(:func:`quiet_libraries`); a failure reaches the caller as one :class:`ImageError` line instead.
+
 CMYK images are converted to RGB. When the file carries an ICC profile the conversion goes through
 it (Pillow's ImageCms) to sRGB, and the Picture then carries Pillow's built-in sRGB profile, so later
 outputs are tagged with the colour space their pixels are really in. Without a profile, Pillow's naive
@@ -21,12 +29,16 @@ formula is used and no profile is carried.
 from __future__ import annotations
 
 import errno
+import logging
 import os
+import re
 import secrets
 import struct
+import sys
 import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -71,6 +83,10 @@ _SIGNATURES = (
     (b"BM", "BMP"),
     *((signature, "TIFF") for signature in _TIFF_SIGNATURES),
 )
+# What a multi-frame file is called, by Pillow's format name.
+_ANIMATIONS = {"PNG": "animated PNG", "WEBP": "animated WebP"}
+_REDUCED_RESOLUTION = 1  # TIFF NewSubfileType bit 0: a thumbnail or preview of another page
+_LIBRARY_LOGGERS = ("tifffile", "PIL")
 _PNG_SIGNATURE_AND_IHDR = 33  # 8-byte signature, then IHDR: length, type, 13 bytes of data, CRC
 _EXIF_PREFIX = b"Exif\0\0"
 _TOO_LARGE = f"image too large (more than {MAX_PIXELS:,} pixels)"
@@ -102,7 +118,11 @@ _DECODE_ERRORS = (
 
 
 class ImageError(Exception):
-    """An image cannot be read; the message is one line: ``"<file>: <reason>"``."""
+    """An image cannot be read (or written); the message is one line: ``"<file>: <reason>"``."""
+
+
+class ImageWriteError(ImageError, OSError):
+    """An image file cannot be written; the message is one line: ``"<file>: <reason>"``, naming the target."""
 
 
 class _Unreadable(Exception):
@@ -122,6 +142,58 @@ class Picture:
     info: dict = field(default_factory=dict)  # JPEG: "jpeg_quantization", Pillow's quantization tables
 
 
+# --- messages ------------------------------------------------------------------------------------------
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An operating-system error in plain words, such as "permission denied": no errno code, no file name."""
+    return (exc.strerror or str(exc)).lower()
+
+
+@contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Keep the imaging libraries' own messages off stderr while they work; failures are raised, not printed.
+
+    Python warnings and the libraries' log records are dropped; OpenCV's logging is silenced; and since
+    libpng, libtiff and LibRaw print straight to file descriptor 2, that points at the null device meanwhile.
+    Process-wide, like stderr itself: other threads' messages meanwhile are lost too, and two threads must
+    not use it at once.
+    """
+    loggers = [logging.getLogger(name) for name in _LIBRARY_LOGGERS]
+    were_disabled = [logger.disabled for logger in loggers]
+    opencv_level = cv2.utils.logging.getLogLevel()
+    with warnings.catch_warnings(), _stderr_to_null():
+        warnings.simplefilter("ignore")
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        for logger in loggers:
+            logger.disabled = True
+        try:
+            yield
+        finally:
+            cv2.utils.logging.setLogLevel(opencv_level)
+            for logger, was_disabled in zip(loggers, were_disabled, strict=True):
+                logger.disabled = was_disabled
+
+
+@contextmanager
+def _stderr_to_null() -> Iterator[None]:
+    if sys.stderr is not None:
+        sys.stderr.flush()  # what Python wrote before belongs to the real stderr
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to keep clean
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 # --- reading -------------------------------------------------------------------------------------------
 
 
@@ -133,7 +205,8 @@ def read_image(source: Path | str | bytes, name: str | None = None) -> Picture:
     """
     data, name = _read_source(source, name)
     try:
-        return _decode(data)
+        with quiet_libraries():
+            return _decode(data)
     except _Unreadable as exc:
         raise ImageError(f"{name}: {exc}") from None
     except _DECODE_ERRORS as exc:
@@ -153,8 +226,7 @@ def _read_source(source: Path | str | bytes, name: str | None) -> tuple[bytes, s
         try:
             data = Path(source).read_bytes()
         except OSError as exc:
-            reason = (exc.strerror or str(exc)).lower()
-            raise ImageError(f"{name}: {reason}") from None
+            raise ImageError(f"{name}: {describe_os_error(exc)}") from None
     if not data:
         raise ImageError(f"{name}: empty file")
     return data, name
@@ -164,26 +236,36 @@ def _describe(exc: BaseException) -> str:
     """A short reason for a decoder's exception."""
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
         return _TOO_LARGE
-    text = " ".join(str(exc).split())
-    if isinstance(exc, EOFError) or "truncated" in text:
+    text = _plain_words(str(exc))
+    if isinstance(exc, EOFError) or "truncated" in text.lower():
         return "truncated file"
-    return f"corrupt image data ({text or type(exc).__name__})"
+    return f"corrupt image data ({text})" if text else "corrupt image data"
+
+
+def _plain_words(text: str) -> str:
+    """A library's message without object reprs, quotes around names, or line breaks."""
+    text = re.sub(r"<[^<>]*>", "", text)  # "<tifffile.TiffPage 0 @8>" and the like
+    text = re.sub(r"(?<!\w)['\"]|['\"](?!\w)", "", text)  # quotes, but not the apostrophe in "can't"
+    return " ".join(text.split())
 
 
 def _decode(data: bytes) -> Picture:
     if data[:4] in _TIFF_SIGNATURES:
         return _decode_tiff(data)
     with _open_with_pillow(data) as image:
+        _refuse_animation(image)
         source_format = _PILLOW_FORMATS[image.format]
         icc = image.info.get("icc_profile")
         info = {"jpeg_quantization": image.quantization} if source_format == "jpeg" else {}
+        exif = _tolerant_exif(lambda: _png_exif(data) if source_format == "png" else image.getexif())
+        orientation = exif.get(ORIENTATION, 1)
         # Byte 24 is the IHDR bit depth; Pillow would quietly cut 16-bit colour to 8 bits.
         if source_format == "png" and data[24] == 16:
             samples, bits = _decode_png16(data), 16
         else:
+            orientation = _load(image, orientation)
             (samples, icc), bits = _decode_with_pillow(image, icc), 8
-        exif = _tolerant_exif(lambda: _png_exif(data) if source_format == "png" else image.getexif())
-        return _make_picture(samples, bits, exif, icc, source_format, info)
+        return _make_picture(samples, bits, orientation, exif, icc, source_format, info)
 
 
 def _open_with_pillow(data: bytes) -> Image.Image:
@@ -213,9 +295,39 @@ def _check_size(width: int, height: int) -> None:
         raise _Unreadable(_TOO_LARGE)
 
 
+def _refuse_animation(image: Image.Image) -> None:
+    """Refuse animations rather than quietly keep their first frame.
+
+    A multi-picture JPEG (MPO, as phones write) is a primary image plus previews or depth maps: it is read,
+    as its primary image.
+    """
+    if image.format != "MPO":
+        _refuse_frames(getattr(image, "n_frames", 1), _ANIMATIONS.get(image.format, image.format))
+
+
+def _refuse_frames(count: int, kind: str, unit: str = "frame") -> None:
+    if count > 1:
+        raise _Unreadable(f"has {count} {unit}s ({kind}); enhance reads single images — extract the {unit}s first")
+
+
+def _load(image: Image.Image, orientation: int) -> int:
+    """Decode every pixel now; return the EXIF orientation that is still to be applied to them.
+
+    Recent Pillow versions turn a TIFF upright while loading it, then drop its orientation tag; older ones,
+    and the other formats, leave the pixels as stored. Watching the tag suits every version.
+    """
+    before = _pillow_orientation(image)
+    image.load()  # a truncated file fails here (LOAD_TRUNCATED_IMAGES is False)
+    turned_by_pillow = before != 1 and _pillow_orientation(image) == 1
+    return 1 if turned_by_pillow else orientation
+
+
+def _pillow_orientation(image: Image.Image) -> int:
+    return _tolerant_exif(image.getexif).get(ORIENTATION, 1)
+
+
 def _decode_with_pillow(image: Image.Image, icc: bytes | None) -> tuple[np.ndarray, bytes | None]:
-    """8-bit samples as H x W x (L, LA, RGB or RGBA), and the ICC profile that now describes them."""
-    image.load()  # decode everything now, so a truncated file fails here (LOAD_TRUNCATED_IMAGES is False)
+    """8-bit samples of a loaded image as H x W x (L, LA, RGB or RGBA), and the ICC profile that now describes them."""
     if image.mode == "CMYK":
         image, icc = _cmyk_to_rgb(image, icc)
     base = "L" if Image.getmodebase(image.mode) == "L" else "RGB"
@@ -243,7 +355,7 @@ def _cmyk_to_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, by
 
 
 def _decode_png16(data: bytes) -> np.ndarray:
-    """16-bit samples via OpenCV, reordered from BGR(A) to RGB(A)."""
+    """16-bit samples via OpenCV, reordered from BGR(A) to RGB(A), as stored: IMREAD_UNCHANGED ignores EXIF."""
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded is None:
         raise _Unreadable("truncated file" if b"IEND" not in data[-12:] else "corrupt PNG data")
@@ -286,17 +398,36 @@ def _tolerant_exif(read: Callable[[], Image.Exif]) -> Image.Exif:
 
 def _decode_tiff(data: bytes) -> Picture:
     with tifffile.TiffFile(BytesIO(data)) as tiff:
+        if not tiff.pages:  # the first image directory lies beyond the end
+            raise _Unreadable("truncated, damaged or unsupported TIFF file")
         page = tiff.pages[0]
         _check_size(page.imagewidth, page.imagelength)
+        _refuse_frames(_count_full_pages(tiff), "multi-page TIFF", unit="page")
+        if _ends_beyond(page, len(data)):
+            raise _Unreadable("truncated file")  # which libtiff, through Pillow, calls "decoder error -2"
         icc = page.tags.valueof(34675)
         exif = _tiff_exif(page)
+        orientation = exif.get(ORIENTATION, 1)
         if page.bitspersample > 8:
-            samples, bits = _decode_deep_tiff(page, len(data)), 16
+            samples, bits = _decode_deep_tiff(page), 16
         else:
             # Pillow knows the 8-bit variants (palette, CMYK, LZW, JPEG-in-TIFF...) tifffile alone cannot decode.
             with _open_with_pillow(data) as image:
+                orientation = _load(image, orientation)
                 (samples, icc), bits = _decode_with_pillow(image, icc), 8
-    return _make_picture(samples, bits, exif, icc, "tiff", {})
+    return _make_picture(samples, bits, orientation, exif, icc, "tiff", {})
+
+
+def _ends_beyond(page: tifffile.TiffPage, file_size: int) -> bool:
+    """Whether some strip or tile of the page's pixel data would end past the end of the file."""
+    # Not strict: offsets and sizes that do not pair up are damage the decoders will report.
+    strips = zip(page.dataoffsets, page.databytecounts, strict=False)
+    return any(offset + count > file_size for offset, count in strips)
+
+
+def _count_full_pages(tiff: tifffile.TiffFile) -> int:
+    """Pages that are images of their own: thumbnails and previews of another page do not count."""
+    return sum(1 for page in tiff.pages if not getattr(page, "subfiletype", 0) & _REDUCED_RESOLUTION)
 
 
 def _tiff_exif(page: tifffile.TiffPage) -> Image.Exif:
@@ -308,10 +439,8 @@ def _tiff_exif(page: tifffile.TiffPage) -> Image.Exif:
     return exif
 
 
-def _decode_deep_tiff(page: tifffile.TiffPage, file_size: int) -> np.ndarray:
+def _decode_deep_tiff(page: tifffile.TiffPage) -> np.ndarray:
     """Samples deeper than 8 bits as uint16 H x W x C, channels grey or RGB, then alpha if any."""
-    if any(offset + count > file_size for offset, count in zip(page.dataoffsets, page.databytecounts, strict=True)):
-        raise _Unreadable("truncated file")
     photometric = tifffile.PHOTOMETRIC
     if page.photometric not in (photometric.MINISBLACK, photometric.MINISWHITE, photometric.RGB):
         raise _Unreadable(f"unsupported TIFF colour model {page.photometric.name} above 8 bits")
@@ -335,10 +464,16 @@ def _as_uint16(samples: np.ndarray) -> np.ndarray:
 
 
 def _make_picture(
-    samples: np.ndarray, bits: int, exif: Image.Exif, icc: bytes | None, source_format: str, info: dict
+    samples: np.ndarray,
+    bits: int,
+    orientation: int,
+    exif: Image.Exif,
+    icc: bytes | None,
+    source_format: str,
+    info: dict,
 ) -> Picture:
-    """Turn integer H x W x C samples (colour channels, then alpha) into an upright Picture."""
-    samples = upright(samples, exif.get(ORIENTATION, 1))
+    """Turn integer H x W x C samples (colour channels, then alpha) into a Picture, upright by ``orientation``."""
+    samples = upright(samples, orientation)
     colour_channels = 3 if samples.shape[2] >= 3 else 1
     has_alpha = samples.shape[2] in (2, 4)
     alpha = _to_unit_float(samples[..., colour_channels], bits) if has_alpha else None
@@ -394,11 +529,12 @@ def encode_image(picture: Picture, format: str, bits: int | None = None, quality
     if not 0 <= quality <= 100:
         raise ValueError(f"quality must be between 0 and 100, not {quality}")
     samples = _to_samples(picture, bits, keep_alpha=format != "jpeg")
-    if format == "tiff":
-        return _encode_tiff(samples, picture)
-    if bits == 16:
-        return _encode_png16(samples, picture)
-    return _encode_with_pillow(samples, picture, format, quality)
+    with quiet_libraries():
+        if format == "tiff":
+            return _encode_tiff(samples, picture)
+        if bits == 16:
+            return _encode_png16(samples, picture)
+        return _encode_with_pillow(samples, picture, format, quality)
 
 
 def write_image(
@@ -411,15 +547,26 @@ def write_image(
 ) -> None:
     """Write a Picture to ``path`` atomically: either the complete file appears, or nothing changes.
 
-    ``format`` defaults to the one the extension names (ValueError if none). An existing file is
-    refused with FileExistsError unless ``overwrite``.
+    ``format`` defaults to the one the extension names (ValueError if none). An existing file is refused
+    unless ``overwrite``. File-system failures raise :class:`ImageWriteError`, in plain words and naming ``path``.
     """
     path = Path(path)
     format = format or format_for_path(path)
     if format is None:
         raise ValueError(f"{path}: unknown image extension; choose one of {', '.join(FORMATS)}")
-    _refuse_existing(path, overwrite)  # fail before a possibly long encode
-    _write_atomically(path, encode_image(picture, format, bits, quality), overwrite)
+    try:
+        _refuse_existing(path, overwrite)  # fail before a possibly long encode
+        _write_atomically(path, encode_image(picture, format, bits, quality), overwrite)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+
+
+def _write_error(path: Path, exc: OSError) -> ImageWriteError:
+    """The failure in plain words, about the target: the temporary file next to it is an internal matter."""
+    reason = "file exists (use --overwrite)" if exc.errno == errno.EEXIST else describe_os_error(exc)
+    error = ImageWriteError(f"{path}: {reason}")
+    error.errno = exc.errno
+    return error
 
 
 def _output_bits(picture: Picture, format: str, bits: int | None) -> int:
@@ -520,7 +667,7 @@ def _encode_tiff(samples: np.ndarray, picture: Picture) -> bytes:
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:
     if not overwrite and os.path.lexists(path):
-        raise FileExistsError(errno.EEXIST, "file exists (overwrite not allowed)", str(path))
+        raise FileExistsError(errno.EEXIST, "file exists")
 
 
 def _write_atomically(path: Path, data: bytes, overwrite: bool) -> None:

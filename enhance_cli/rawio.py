@@ -43,7 +43,7 @@ from PIL import Image, UnidentifiedImageError
 from PIL.TiffImagePlugin import IFDRational
 
 from .colour import camera_to_srgb_from_xyz, linear_to_srgb
-from .imageio import MAX_PIXELS, ORIENTATION, ImageError, upright
+from .imageio import MAX_PIXELS, ORIENTATION, ImageError, describe_os_error, quiet_libraries, upright
 
 RAW_SUFFIXES = frozenset(
     {
@@ -125,7 +125,7 @@ def read_raw(path: Path | str) -> RawImage:
     _check_readable(Path(path), name)
     notes: list[str] = []
     try:
-        with rawpy.imread(name) as raw:
+        with quiet_libraries(), rawpy.imread(name) as raw:
             sizes = raw.sizes  # known after open, before anything is decoded
             if sizes.raw_height * sizes.raw_width > MAX_PIXELS:
                 raise RawError(f"{name}: image too large (more than {MAX_PIXELS:,} pixels)")
@@ -149,7 +149,7 @@ def _check_readable(path: Path, name: str) -> None:
         with path.open("rb") as stream:
             empty = not stream.read(1)
     except OSError as exc:
-        raise RawError(f"{name}: {(exc.strerror or str(exc)).lower()}") from None
+        raise RawError(f"{name}: {describe_os_error(exc)}") from None
     if empty:
         raise RawError(f"{name}: empty file")
 
@@ -447,7 +447,7 @@ def libraw_reference(path: Path | str, demosaic: str = "AHD", *, white_balance: 
     _check_readable(Path(path), name)
     balance = {} if white_balance is None else {"user_wb": [*map(float, white_balance), float(white_balance[1])]}
     try:
-        with rawpy.imread(name) as raw:
+        with quiet_libraries(), rawpy.imread(name) as raw:
             rendered = raw.postprocess(
                 demosaic_algorithm=rawpy.DemosaicAlgorithm[algorithm],
                 use_camera_wb=white_balance is None,

@@ -1,7 +1,9 @@
-"""Tests for enhance_cli.imageio: every fixture is a small synthetic image made here."""
+"""Tests for enhance_cli.imageio: every fixture is a small image made here, synthetic or cut from the sample."""
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
 import zlib
 from io import BytesIO
@@ -11,13 +13,14 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
-from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps
+from PIL import ExifTags, Image, ImageCms, ImageFile, ImageOps, TiffImagePlugin
 
 from enhance_cli.imageio import (
     FORMATS,
     MAX_PIXELS,
     ORIENTATION,
     ImageError,
+    ImageWriteError,
     Picture,
     encode_image,
     format_for_path,
@@ -56,11 +59,19 @@ def save_with_pillow(path: Path, samples: np.ndarray, **options) -> Path:
     return path
 
 
-def save_png16(path: Path, samples: np.ndarray) -> Path:
-    """A 16-bit PNG through OpenCV, which wants BGR(A)."""
+def save_png16(path: Path, samples: np.ndarray, *chunks: bytes) -> Path:
+    """A 16-bit PNG through OpenCV, which wants BGR(A); ``chunks`` go right after the header."""
     bgr = samples[..., [2, 1, 0, 3][: samples.shape[2]]] if samples.ndim == 3 else samples
-    path.write_bytes(cv2.imencode(".png", bgr)[1].tobytes())
+    png = cv2.imencode(".png", bgr)[1].tobytes()
+    path.write_bytes(png[:PNG_HEADER] + b"".join(chunks) + png[PNG_HEADER:])
     return path
+
+
+PNG_HEADER = 33  # signature and IHDR chunk
+
+
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
 def samples_of(picture: Picture) -> np.ndarray:
@@ -210,14 +221,79 @@ def test_tiff_carries_icc_and_text_exif(tmp_path):
     assert picture.icc_profile == SRGB_ICC
 
 
+# How a camera stores an upright image under each EXIF orientation: the inverse of what the tag asks a viewer to do.
+STORED_FOR = {
+    1: lambda upright: upright,
+    2: np.fliplr,
+    3: lambda upright: np.rot90(upright, 2),
+    4: np.flipud,
+    5: lambda upright: upright.swapaxes(0, 1),
+    6: lambda upright: np.rot90(upright, 1),  # "turn clockwise to view": stored turned anticlockwise
+    7: lambda upright: np.rot90(upright, 2).swapaxes(0, 1),
+    8: lambda upright: np.rot90(upright, -1),
+}
+
+
+@pytest.fixture(scope="module")
+def upright_blocks(sample_pixels) -> np.ndarray:
+    """A real, asymmetric 24 x 40 image: 3 x 5 sample pixels as flat 8 x 8 blocks (JPEG keeps flat grey exactly)."""
+    return sample_pixels[200:203, 300:305].repeat(8, axis=0).repeat(8, axis=1)
+
+
+def save_oriented(path: Path, kind: str, upright: np.ndarray, orientation: int) -> np.ndarray:
+    """Store an upright image with an orientation tag, as a camera would; return the samples expected back."""
+    if kind == "jpeg":
+        upright = upright[..., [1, 1, 1]]  # grey: no colour conversion to round
+    elif kind.endswith("16"):
+        upright = upright.astype(np.uint16) * 256 + 7  # not multiples of 257: an 8-bit detour would show
+    stored = np.ascontiguousarray(STORED_FOR[orientation](upright))
+    exif = camera_exif(orientation)
+    if kind == "png16":
+        save_png16(path, stored, png_chunk(b"eXIf", exif.tobytes().removeprefix(b"Exif\0\0")))
+    elif kind == "tiff16":
+        tags = [(ORIENTATION, "H", 1, orientation, True), (271, "s", 0, exif[271], True)]
+        tifffile.imwrite(path, stored, photometric="rgb", extratags=tags)
+    elif kind == "tiff":
+        save_with_pillow(path, stored, format="TIFF", tiffinfo={ORIENTATION: orientation, 271: exif[271]})
+    else:
+        save_with_pillow(path, stored, format=kind.upper(), exif=exif, quality=100, lossless=True)
+    return upright
+
+
+@pytest.fixture(params=["never", "always"])
+def pillow_turning(request, monkeypatch) -> None:
+    """Pillow versions differ in which formats they turn upright while loading (recent ones: TIFF); try both ends."""
+    if request.param == "never":  # as before Pillow learnt to turn TIFFs: pixels, size and tag as stored
+        setup = TiffImagePlugin.TiffImageFile._setup
+
+        def setup_as_stored(image: TiffImagePlugin.TiffImageFile) -> None:
+            setup(image)
+            image._size = image._tile_size
+
+        monkeypatch.setattr(TiffImagePlugin.TiffImageFile, "_setup", setup_as_stored)
+        monkeypatch.setattr(ImageOps, "exif_transpose", lambda image, **options: None)
+        return
+    load = Image.Image.load
+
+    def load_and_turn(image: Image.Image):
+        pixels = load(image)
+        if not getattr(image, "turning", False):  # exif_transpose loads the image too
+            image.turning = True
+            ImageOps.exif_transpose(image, in_place=True)
+        return pixels
+
+    monkeypatch.setattr(Image.Image, "load", load_and_turn)
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
-def test_exif_orientation_matches_pillow_and_is_reset(tmp_path, orientation):
-    source = save_with_pillow(tmp_path / "in.png", noisy_gradient(3), exif=camera_exif(orientation))
-    picture = read_image(source)
-    upright = np.asarray(ImageOps.exif_transpose(Image.open(source)))
-    assert np.array_equal(samples_of(picture), upright)
-    write_image(tmp_path / "out.png", picture)
-    assert Image.open(tmp_path / "out.png").getexif()[ORIENTATION] == 1
+@pytest.mark.parametrize("kind", ["jpeg", "png", "png16", "webp", "tiff", "tiff16"])
+def test_every_orientation_is_applied_once(tmp_path, upright_blocks, pillow_turning, kind, orientation):
+    expected = save_oriented(tmp_path / "photo", kind, upright_blocks, orientation)
+    picture = read_image(tmp_path / "photo")
+    assert np.array_equal(samples_of(picture), expected)
+    carried = Image.Exif()
+    carried.load(picture.exif)
+    assert carried.get(ORIENTATION, 1) == 1 and carried[271] == "TestCam"
 
 
 def test_orientation_6_rotates_16bit_png_clockwise(tmp_path):
@@ -234,11 +310,9 @@ def test_orientation_6_rotates_16bit_png_clockwise(tmp_path):
 
 
 def png_claiming(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    chunks = png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(b"")) + png_chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
 
 
 def tiff_claiming(width: int, height: int) -> bytes:
@@ -312,6 +386,63 @@ def test_bad_bytes_are_named_stdin():
         read_image(png_claiming(30_000, MAX_PIXELS // 30_000 + 1), name="upload.png")
 
 
+def frames_of(sample_pixels: np.ndarray, count: int = 3) -> list[np.ndarray]:
+    """Distinct small real frames: the same crop, panned."""
+    return [sample_pixels[200:232, 300 + 10 * shift : 348 + 10 * shift] for shift in range(count)]
+
+
+def save_frames(path: Path, kind: str, frames: list[np.ndarray]) -> Path:
+    if kind == "tiff16":
+        tifffile.imwrite(path, np.stack(frames).astype(np.uint16) * 257, photometric="rgb")
+    elif kind == "tiff":
+        tifffile.imwrite(path, np.stack(frames), photometric="rgb")
+    else:
+        first, *others = (Image.fromarray(frame) for frame in frames)
+        first.save(path, format=kind, save_all=True, append_images=others, lossless=True)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("PNG", "has 3 frames (animated PNG)"),
+        ("WEBP", "has 3 frames (animated WebP)"),
+        ("tiff", "has 3 pages (multi-page TIFF)"),
+        ("tiff16", "has 3 pages (multi-page TIFF)"),
+    ],
+)
+def test_multi_frame_files_are_refused_not_cut_to_one_frame(tmp_path, sample_pixels, kind, says):
+    path = save_frames(tmp_path / "clip", kind, frames_of(sample_pixels))
+    with pytest.raises(ImageError) as caught:
+        read_image(path)
+    assert str(caught.value).startswith(f"{path}: {says}; enhance reads single images")
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_tiff_with_reduced_resolution_preview_is_read(tmp_path, sample_pixels, dtype):
+    full = frames_of(sample_pixels, 1)[0].astype(dtype)
+    with tifffile.TiffWriter(tmp_path / "scan.tif") as tiff:
+        tiff.write(full, photometric="rgb")
+        tiff.write(full[::4, ::4], photometric="rgb", subfiletype=1)  # NewSubfileType: reduced-resolution image
+    assert np.array_equal(samples_of(read_image(tmp_path / "scan.tif")), full)
+
+
+def test_multi_picture_jpeg_reads_its_primary_image(tmp_path, sample_pixels):
+    primary, preview = (Image.fromarray(frame) for frame in frames_of(sample_pixels, 2))
+    primary.save(tmp_path / "phone.jpg", format="MPO", save_all=True, append_images=[preview], quality=95)
+    picture = read_image(tmp_path / "phone.jpg")
+    assert picture.source_format == "jpeg"
+    assert np.array_equal(samples_of(picture), np.asarray(Image.open(tmp_path / "phone.jpg")))  # frame 0
+
+
+@pytest.mark.parametrize("frames", [1, 3])
+def test_gif_is_refused_as_unsupported(tmp_path, sample_pixels, frames):
+    path = save_frames(tmp_path / "anim.gif", "GIF", frames_of(sample_pixels, frames))
+    with pytest.raises(ImageError, match=f"^{path}: not a PNG, JPEG, TIFF, WebP or BMP image$"):
+        read_image(path)
+
+
 def test_truncated_images_stay_refused_by_pillow():
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
     assert Image.MAX_IMAGE_PIXELS == MAX_PIXELS
@@ -327,7 +458,7 @@ def small_picture() -> Picture:
 def test_write_refuses_existing_file_unless_overwrite(tmp_path):
     target = tmp_path / "out.png"
     target.write_bytes(b"precious")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(ImageWriteError, match=f"^{target}: file exists \\(use --overwrite\\)$"):
         write_image(target, small_picture())
     assert target.read_bytes() == b"precious"
     write_image(target, small_picture(), overwrite=True)
@@ -343,13 +474,23 @@ def test_failed_encode_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failure_after_temp_file_removes_it(tmp_path, monkeypatch):
-    def broken_replace(source, target):
-        raise OSError("disk on fire")
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (errno.ENOSPC, "no space left on device"),
+        (errno.EROFS, "read-only file system"),
+        (errno.EACCES, "permission denied"),
+    ],
+)
+def test_failure_after_temp_file_removes_it_and_names_the_target(tmp_path, monkeypatch, code, reason):
+    def failing_replace(source, target):
+        raise OSError(code, os.strerror(code), str(source))  # as the OS reports it: about the temporary file
 
-    monkeypatch.setattr("enhance_cli.imageio.os.replace", broken_replace)
-    with pytest.raises(OSError, match="disk on fire"):
-        write_image(tmp_path / "out.png", small_picture())
+    monkeypatch.setattr("enhance_cli.imageio.os.replace", failing_replace)
+    target = tmp_path / "out.png"
+    with pytest.raises(OSError) as caught:  # an ImageWriteError is an OSError too
+        write_image(target, small_picture())
+    assert str(caught.value) == f"{target}: {reason}" and caught.value.errno == code
     assert list(tmp_path.iterdir()) == []
 
 
