@@ -1,13 +1,22 @@
-"""Measured cost of a model: FLOPs per pixel (counted by torch) and parameters."""
+"""Measured cost of a model: FLOPs per pixel (counted by torch) and parameters.
+
+Counting means tracing a network (seconds, and torch), so cards record each model's count
+(:func:`card_flops`, written when a card is); listing and running models read it from there.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+# Cards record FLOPs per pixel of a 256 x 256 input: per-image costs (an estimator's head) are
+# spread over its pixels, so small models' counts depend a little on this size.
+CARD_SIZE = 256
 
 
 def count_flops(function: Callable[[torch.Tensor], torch.Tensor], height: int, width: int, channels: int = 3) -> int:
@@ -65,3 +74,19 @@ def flop_breakdown(model: nn.Module, height: int = 256, width: int = 256, channe
     total = counter.get_total_flops()
     pixels = height * width
     return {"conv": (total - mlp + applied) / pixels, "mlp": mlp / pixels}
+
+
+def architecture_flops(architecture: str, config: dict[str, Any], size: int = CARD_SIZE) -> dict[str, float]:
+    """FLOPs per input pixel of a registered architecture at a mid-range level, by part (``conv``, ``mlp``)."""
+    from enhance_cli.registry import build_architecture
+
+    network = build_architecture(architecture, config).eval()
+    if hasattr(network, "set_level"):
+        network.set_level(0.5)  # it needs a level to run; the level changes its weights, not its cost
+    return flop_breakdown(network, size, size, channels=getattr(network, "input_channels", 3))
+
+
+def card_flops(architecture: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The FLOPs fields of a card: ``flops_per_pixel`` (the total) and ``flops_by_part``, whole numbers."""
+    by_part = {part: round(value) for part, value in architecture_flops(architecture, config).items()}
+    return {"flops_per_pixel": sum(by_part.values()), "flops_by_part": by_part}

@@ -1,22 +1,45 @@
-"""The model registry: architectures in code, trained models in ``weights/``.
+"""The model registry: architectures in code, trained models in a weights folder.
 
-A trained model is ``weights/<name>.safetensors`` plus ``weights/<name>.json``, its card:
-architecture, config, task, level range, training provenance, benchmarks and the
-sha256 of the weights. Loading checks the hash and never unpickles.
+A trained model is ``<name>.safetensors`` plus ``<name>.json``, its card: architecture, config,
+task, level range, cost in FLOPs, training provenance, benchmarks and the sha256 of the weights.
+Loading checks the hash and never unpickles. Reading cards needs no torch, so listing models is fast.
+
+The weights folder is ``$ENHANCE_WEIGHTS`` if set, else the copy an installed wheel carries inside
+the package (``enhance_cli/weights``), else the checkout's top-level ``weights/`` (editable install).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_ENV = "ENHANCE_WEIGHTS"
+CHECKOUT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+
+
+def weights_dir() -> Path:
+    """The folder of trained models: ``$ENHANCE_WEIGHTS``, the package's own copy, or the checkout's."""
+    override = os.environ.get(WEIGHTS_ENV)
+    if override:
+        return Path(override).expanduser()
+    packaged = Path(str(resources.files("enhance_cli") / "weights"))
+    if packaged.is_dir() or not CHECKOUT_WEIGHTS.is_dir():
+        return packaged
+    return CHECKOUT_WEIGHTS
+
+
+# Where training and benchmarks write cards (the checkout's weights/ in a development install).
+WEIGHTS_DIR = weights_dir()
 
 _ARCHITECTURES: dict[str, type[nn.Module]] = {}
 
@@ -64,11 +87,39 @@ class ModelCard:
     estimator: str | None = None  # registry name of the blind level estimator
     default_for_task: bool = False
     summary: str = ""
+    flops_by_part: dict[str, float] = field(default_factory=dict)  # per input pixel: "conv" and "mlp"
+    folder: Path = field(default_factory=weights_dir)  # where the card and its weights are
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def weights_path(self) -> Path:
-        return WEIGHTS_DIR / f"{self.name}.safetensors"
+        return self.folder / f"{self.name}.safetensors"
+
+    def existing_weights_path(self) -> Path:
+        """The weights file, or WeightsCorrupted if it is missing."""
+        if not self.weights_path.is_file():
+            raise WeightsCorrupted(f"{self.weights_path}: missing (its card is {self.name}.json); reinstall enhance")
+        return self.weights_path
+
+    def flops(self) -> dict[str, float]:
+        """FLOPs per input pixel by part, as the card records them (counted here, with torch, if it does not)."""
+        if not self.flops_by_part:
+            from enhance_cli.flops import architecture_flops
+
+            self.flops_by_part = architecture_flops(self.architecture, self.config)
+        return self.flops_by_part
+
+    @property
+    def flops_per_pixel(self) -> float:
+        """FLOPs per input pixel in all (the card's ``flops_per_pixel``)."""
+        return sum(self.flops().values())
+
+    def parameter_count(self) -> int:
+        """Parameters stored in the weights file, read from its header (no torch, no tensors loaded)."""
+        from safetensors import safe_open
+
+        with safe_open(str(self.existing_weights_path()), framework="numpy") as weights:
+            return sum(math.prod(weights.get_slice(key).get_shape()) for key in weights.keys())
 
     @classmethod
     def from_json(cls, path: Path) -> ModelCard:
@@ -83,6 +134,8 @@ class ModelCard:
             "estimator",
             "default_for_task",
             "summary",
+            "flops_per_pixel",  # the sum of flops_by_part
+            "flops_by_part",
         }
         level = LevelSpec(**data["level"]) if data.get("level") else None
         return cls(
@@ -95,25 +148,39 @@ class ModelCard:
             estimator=data.get("estimator"),
             default_for_task=data.get("default_for_task", False),
             summary=data.get("summary", ""),
+            flops_by_part=data.get("flops_by_part", {}),
+            folder=path.parent,
             extra={k: v for k, v in data.items() if k not in known},
         )
 
 
 class ModelNotFound(KeyError):
-    pass
+    """No such model, or no usable weights for it; ``str()`` is the one-line message for the user."""
+
+    def __str__(self) -> str:
+        # KeyError's str() is the repr of its argument, which would wrap the message in quotes.
+        return str(self.args[0]) if self.args else ""
 
 
-class WeightsCorrupted(RuntimeError):
-    pass
+class WeightsCorrupted(ModelNotFound):
+    """A weights file missing, or not matching the sha256 on its card.
+
+    A ModelNotFound, so that commands report it, like an unknown model, as a one-line error.
+    """
 
 
-def list_cards(weights_dir: Path = WEIGHTS_DIR) -> list[ModelCard]:
-    return [ModelCard.from_json(p) for p in sorted(weights_dir.glob("*.json"))]
+def list_cards(folder: Path | None = None) -> list[ModelCard]:
+    """Every card in ``folder`` (default: :func:`weights_dir`), by name."""
+    folder = weights_dir() if folder is None else folder
+    return [ModelCard.from_json(p) for p in sorted(folder.glob("*.json"))]
 
 
-def find_card(name: str | None = None, task: str | None = None, weights_dir: Path = WEIGHTS_DIR) -> ModelCard:
+def find_card(name: str | None = None, task: str | None = None, folder: Path | None = None) -> ModelCard:
     """The card called ``name``, or the default model for ``task``."""
-    cards = list_cards(weights_dir)
+    folder = weights_dir() if folder is None else folder
+    cards = list_cards(folder)
+    if not cards:
+        raise ModelNotFound(no_models_message(folder))
     if name is not None:
         for card in cards:
             if card.name == name:
@@ -123,6 +190,10 @@ def find_card(name: str | None = None, task: str | None = None, weights_dir: Pat
         if card.task == task and card.default_for_task:
             return card
     raise ModelNotFound(f"no default model for task {task!r}")
+
+
+def no_models_message(folder: Path) -> str:
+    return f"no models found in {folder} (reinstall enhance, or set {WEIGHTS_ENV} to a weights folder)"
 
 
 def sha256_of(path: Path) -> str:
@@ -137,13 +208,11 @@ def load_model(card: ModelCard) -> nn.Module:
     """Build the card's architecture and load its verified weights, ready for inference."""
     from safetensors.torch import load_file
 
-    path = card.weights_path
-    if not path.is_file():
-        raise ModelNotFound(f"weights for {card.name!r} missing: {path}")
+    path = card.existing_weights_path()
     actual = sha256_of(path)
     if actual != card.sha256:
         raise WeightsCorrupted(
-            f"{path} does not match its card (sha256 {actual[:12]}..., card says {card.sha256[:12]}...)"
+            f"{path}: sha256 mismatch (file {actual[:8]}..., card {card.sha256[:8]}...); reinstall enhance"
         )
     model = build_architecture(card.architecture, card.config)
     state = {k: v.float() for k, v in load_file(str(path)).items()}

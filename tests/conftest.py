@@ -1,5 +1,6 @@
-"""Shared fixtures: the shipped sample, small real crops of it, and the shipped denoiser."""
+"""Shared fixtures: the shipped sample, small real crops of it, and the shipped denoiser; ../shared/data."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,30 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "colorchart-noisy-sigma25.png"
+SAMPLE_RAW = ROOT / "samples" / "colorchart.dng"  # the same file as ../shared/data/raw/tinydng_colorchart.dng
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# CI sets this to 1: missing shared data must fail the run there, not quietly skip the tests that need it.
+REQUIRE_SHARED_DATA = "ENHANCE_REQUIRE_SHARED_DATA"
+
+
+def shared_data(relative: str) -> Path:
+    """``../shared/data/<relative>``; skips the calling test if it is missing (fails it where CI requires it)."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        reason = f"needs ../shared/data/{relative}"
+        if os.environ.get(REQUIRE_SHARED_DATA) == "1":
+            pytest.fail(f"{reason} ({REQUIRE_SHARED_DATA}=1)", pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "shared_data(relative): the test reads ../shared/data/<relative>")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("shared_data"):
+        shared_data(*mark.args)
 
 
 @pytest.fixture(scope="session")

@@ -117,7 +117,7 @@ def test_stdin_is_refused_with_a_reason():
     assert result.exit_code == 1 and "stdin" in result.stderr
 
 
-@pytest.mark.skipif(not RAW_DIR.is_dir(), reason="needs ../shared/data/raw")
+@pytest.mark.shared_data("raw")
 @pytest.mark.parametrize("name", ["RAW_CANON_D30_SRGB.CRW", "RAW_KODAK_DC50.KDC"])
 def test_real_cameras_match_libraw_size_and_colours(developer, name):
     raw = read_raw(RAW_DIR / name)

@@ -7,7 +7,7 @@ from enhance_cli.evaluate import evaluate_folder, mean_scores
 from .conftest import SHARED_DATA
 
 CBSD68 = SHARED_DATA / "test" / "CBSD68"
-pytestmark = pytest.mark.skipif(not CBSD68.is_dir(), reason="needs ../shared/data/test/CBSD68")
+pytestmark = pytest.mark.shared_data("test/CBSD68")
 
 
 @pytest.mark.parametrize("sigma,minimum_psnr", [(15, 32.0), (50, 25.5)])

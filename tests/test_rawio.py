@@ -25,9 +25,10 @@ from enhance_cli.rawio import (  # noqa: E402
     srgb_encode,
     to_rggb,
 )
+from tests.conftest import SAMPLE_RAW, SHARED_DATA  # noqa: E402
 
-RAW_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
-needs_real_files = pytest.mark.skipif(not RAW_DATA.is_dir(), reason="needs ../shared/data/raw")
+RAW_DATA = SHARED_DATA / "raw"
+needs_real_files = pytest.mark.shared_data("raw")
 
 # Colour indices as LibRaw numbers them: 0 red, 1 green, 2 blue (a DNG's CFAPattern uses the same codes).
 CFA_CODES = {"RGGB": (0, 1, 1, 2), "GRBG": (1, 0, 2, 1), "GBRG": (1, 2, 0, 1), "BGGR": (2, 1, 1, 0)}
@@ -307,11 +308,19 @@ def bilinear_demosaic(mosaic: np.ndarray, pattern: str) -> np.ndarray:
     return np.stack(planes, axis=-1)[top : top + height, left : left + width]
 
 
-@needs_real_files
-@pytest.mark.parametrize("name", sorted(REAL_FILES))
+def real_file(name: str) -> Path:
+    """A real camera file: the colour-chart DNG is the shipped sample, the others are in ../shared/data/raw."""
+    return SAMPLE_RAW if name == "tinydng_colorchart.dng" else RAW_DATA / name
+
+
+def real_file_names() -> list:
+    return [pytest.param(n, marks=[] if real_file(n) == SAMPLE_RAW else needs_real_files) for n in sorted(REAL_FILES)]
+
+
+@pytest.mark.parametrize("name", real_file_names())
 def test_real_file_reads(name):
     pattern, size, white_balance, _, ifd0, exif_ifd = REAL_FILES[name]
-    picture = read_raw(RAW_DATA / name)
+    picture = read_raw(real_file(name))
     assert picture.pattern == pattern and picture.orientation == 1
     assert picture.mosaic.shape == size and picture.size == size
     np.testing.assert_allclose(picture.white_balance, white_balance, atol=2e-3)
@@ -323,25 +332,23 @@ def test_real_file_reads(name):
         assert found_exif[code] == (value if isinstance(value, str) else pytest.approx(value, rel=1e-4))
 
 
-@needs_real_files
-@pytest.mark.parametrize("name", sorted(REAL_FILES))
+@pytest.mark.parametrize("name", real_file_names())
 def test_real_file_develops_like_libraw(name):
     """Demosaic, white balance, clip, camera_to_srgb: per-channel means within 3% of LibRaw's linear output."""
     camera_wb = REAL_FILES[name][3]
-    picture = read_raw(RAW_DATA / name)
+    picture = read_raw(real_file(name))
     rgb = np.clip(bilinear_demosaic(picture.mosaic, picture.pattern) * picture.white_balance, 0, 1)
     ours = apply_orientation(np.clip(rgb @ picture.camera_to_srgb.T, 0, 1), picture.orientation)
     # Where the file's balance is unusable LibRaw guesses one (grey world); compare colour with the same gains.
     balance = {"use_camera_wb": True} if camera_wb else {"user_wb": [*picture.white_balance, picture.white_balance[1]]}
-    libraw = libraw_linear(RAW_DATA / name, output_color=rawpy.ColorSpace.sRGB, **balance) / 65535
+    libraw = libraw_linear(real_file(name), output_color=rawpy.ColorSpace.sRGB, **balance) / 65535
     assert libraw.shape == ours.shape
     ratios = ours.reshape(-1, 3).mean(axis=0) / libraw.reshape(-1, 3).mean(axis=0)
     np.testing.assert_allclose(ratios, 1, atol=0.03)
 
 
-@needs_real_files
 def test_real_dng_matrix_from_its_color_matrix_tag():
-    path = RAW_DATA / "tinydng_colorchart.dng"
+    path = SAMPLE_RAW
     with tifffile.TiffFile(path) as tiff:
         values = tiff.pages.first.tags.valueof(50721)
     cam_xyz = (np.array(values[0::2], np.float64) / np.array(values[1::2])).reshape(3, 3)
@@ -356,10 +363,9 @@ def test_real_kodak_matrix_comes_from_its_tag():
     assert picture.notes == []
 
 
-@needs_real_files
 def test_real_truncated_dng(tmp_path):
     truncated = tmp_path / "cut.dng"
-    truncated.write_bytes((RAW_DATA / "tinydng_colorchart.dng").read_bytes()[:10_000])
+    truncated.write_bytes(SAMPLE_RAW.read_bytes()[:10_000])
     with pytest.raises(RawError, match=r"cut\.dng: not a camera RAW file LibRaw can read \(truncated"):
         read_raw(truncated)
 
