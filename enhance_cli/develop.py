@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 import torch
 
-from enhance_cli.flops import flop_breakdown
 from enhance_cli.imageio import Picture
 from enhance_cli.pipeline import Outcome
 from enhance_cli.raw_noise import estimate_raw_noise, noise_std_map
@@ -63,7 +62,6 @@ class Developer(LoadedModel):
         if card.task != "isp":
             raise ValueError(f"model {card.name!r} is for task {card.task!r}, not isp")
         super().__init__(card, tile_overlap=tile_overlap, **options)
-        self._flops: dict[str, float] | None = None
 
     @classmethod
     def for_model(cls, model: str | None = None, **options) -> Developer:
@@ -71,11 +69,9 @@ class Developer(LoadedModel):
 
     @property
     def flops_per_pixel(self) -> dict[str, float]:
-        """FLOPs per mosaic pixel: ``conv`` (filtering at image resolution) and ``mlp`` (HC filter prediction)."""
-        if self._flops is None:
-            self._flops = flop_breakdown(self.model.cpu(), 256, 256, channels=self.model.input_channels)
-            self.model.to(self.device)
-        return self._flops
+        """FLOPs per mosaic pixel, as the card records them: ``conv`` (filtering at image resolution) and
+        ``mlp`` (HC filter prediction)."""
+        return self.card.flops()
 
     def develop(
         self, raw: RawImage, tone: str = "standard", progress: Callable[[int, int], None] | None = None
@@ -97,12 +93,13 @@ class Developer(LoadedModel):
         align = self.model.scale_multiple
         tile = self.tile
         if tile is None:
-            tile = automatic_tile(*mosaic.shape[:2], self.model.working_bytes_per_pixel, self.memory_budget, align)
+            bytes_per_pixel = self.model.working_bytes_per_pixel
+            tile = automatic_tile(*mosaic.shape[:2], bytes_per_pixel, self.memory_budget, align, self.tile_halo)
 
         def network(batch: torch.Tensor) -> torch.Tensor:
             return self.model(batch.to(self.device)).float().cpu()
 
-        result = run_tiled(network, mosaic, tile, self.tile_overlap, progress, align=align)
+        result = run_tiled(network, mosaic, tile, self.tile_overlap, progress, align, self.tile_halo)
         camera = result.image[top : top + height, left : left + width]
         tiles, processed = result.tiles, result.processed_pixels
         del mosaic, result

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from enhance_cli.nn import set_level
+from enhance_cli.nn import Footprint, set_level
 
 
 class RestorationModel(nn.Module):
@@ -23,6 +23,20 @@ class RestorationModel(nn.Module):
 
     def restore(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
         raise NotImplementedError
+
+    def footprint(self, x: Footprint) -> Footprint:
+        """The input pixels each output pixel depends on, following ``restore`` layer by layer."""
+        raise NotImplementedError
+
+    @property
+    def receptive_field(self) -> int:
+        """Radius in input pixels beyond which the input cannot change an output pixel: the context a tile needs."""
+        return self.footprint(Footprint.line()).radius()
+
+    @property
+    def tile_halo(self) -> int:
+        """The context each tile is run with: the receptive field, unless an architecture says less suffices."""
+        return self.receptive_field
 
     def forward(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
         height, width = x.shape[-2:]

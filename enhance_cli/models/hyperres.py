@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from enhance_cli.models.base import RestorationModel
-from enhance_cli.nn import LevelConv2d
+from enhance_cli.nn import Footprint, LevelConv2d
 from enhance_cli.registry import register_architecture
 
 
@@ -49,3 +49,8 @@ class HyperRes(RestorationModel):
             body = block(body, level)
         body = self.body_tail(body, level) + features
         return x + F.pixel_shuffle(self.tail(body), 2)
+
+    def footprint(self, x: Footprint) -> Footprint:
+        features = x.pool(2).conv(1)  # pixel unshuffle, head
+        body = features.conv(2 * len(self.body) + 1)  # two 3x3 convs per residual block, then body_tail
+        return x.join(body.conv(1).unpool(2))  # tail and pixel shuffle, added to the input

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from enhance_cli.nn.receptive_field import Footprint
+
 
 class HyperConv2d(nn.Module):
     """Depthwise ``kernel_size`` conv whose kernels an MLP predicts per ``cell``-pixel cell of ``guide``."""
@@ -91,6 +93,13 @@ class HyperConv2d(nn.Module):
             term = weight * padded[:, :, dy : dy + height, dx : dx + width]
             out = term if out is None else out + term
         return out + self.bias.view(1, -1, 1, 1)
+
+    def footprint(self, x: Footprint, guide: Footprint | None = None) -> Footprint:
+        """The input pixels each output position depends on: its taps, and through the guide whole pooled cells."""
+        guide = x if guide is None else guide
+        context = self.predictor[0].padding[0]  # the predictor's conv over neighbouring cells
+        cells = guide.pool(self.cell).conv(context)
+        return x.conv(self.kernel_size // 2).join(cells.between_centres(self.cell, len(x)))
 
     def flops_per_pixel(self) -> dict[str, float]:
         """Multiply-adds x 2 per pixel of ``x``: ``conv`` (applying the filters) and ``mlp`` (predicting them)."""
