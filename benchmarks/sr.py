@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from enhance_cli.degradations import bicubic_downscale
 from enhance_cli.evaluate import quantise
 from enhance_cli.imageio import Picture, read_image
 from enhance_cli.metrics import psnr, to_y
@@ -28,7 +29,6 @@ from enhance_cli.registry import WEIGHTS_DIR
 from enhance_cli.resize import upscale_picture
 from enhance_cli.restorer import Restorer
 from enhance_cli.training.data import image_files
-from enhance_cli.training.degradations import bicubic_downscale
 from enhance_cli.training.publish import write_card
 
 TEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "test"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from enhance_cli import __version__
+
+if TYPE_CHECKING:
+    from enhance_cli.commands import BatchOptions
 
 app = typer.Typer(
     name="enhance",
@@ -17,7 +20,7 @@ app = typer.Typer(
         "Neural image enhancement on a laptop CPU.\n\n"
         "Examples:\n\n"
         "  enhance isp photo.dng\n\n"
-        "  enhance dejpeg --quality auto old.jpg\n\n"
+        "  enhance dejpeg old.jpg\n\n"
         "  enhance sr --scale 2.5 small.png\n\n"
         "  enhance restore --task noise --level 25 photo.png\n\n"
         "  enhance restore --task noise --level auto shots/ -o clean/ --report run.json\n\n"
@@ -77,7 +80,8 @@ Bits = Annotated[
     ),
 ]
 Quality = Annotated[
-    int | None, typer.Option(min=1, max=100, help="JPEG/WebP quality.  [default: 95]", show_default=False)
+    int | None,
+    typer.Option(min=1, max=100, help="Quality of JPEG/WebP outputs, 1-100.  [default: 95]", show_default=False),
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs (they are skipped otherwise).")]
 Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-directories of directory inputs.")]
@@ -179,27 +183,42 @@ def restore(
 
       enhance restore --level 15 a.jpg -o a.tif --report run.json
     """
-    _restore_command(locals(), task.value, parse_level(level), "restore", quality)
+    from enhance_cli.commands import run_restore
+
+    options = _batch_options(
+        output,
+        format,
+        bits,
+        quality,
+        overwrite,
+        recursive,
+        tile,
+        tile_overlap,
+        model,
+        device,
+        threads,
+        report,
+        quiet,
+        debug,
+    )
+    _exit_with(run_restore(inputs, task.value, parse_level(level), options, "restore"))
 
 
 @app.command()
 def dejpeg(
     inputs: Inputs,
-    quality: Annotated[
+    level: Annotated[
         str,
         typer.Option(
-            help="The quality the images were saved at (1-100), or auto: read from each JPEG file's quantisation "
-            "tables (exact for the standard tables most encoders use), or, for images no longer in JPEG files "
-            "(re-saved as PNG), estimated from the pixels by a small network."
+            help="The JPEG quality the images were saved at (1-100), or auto: read from each JPEG file's "
+            "quantisation tables (exact for the standard tables most encoders use), or, for images no longer in "
+            "JPEG files (re-saved as PNG), estimated from the pixels by a small network."
         ),
     ] = "auto",
     output: Output = None,
     format: Format = None,
     bits: Bits = None,
-    output_quality: Annotated[
-        int | None,
-        typer.Option(min=1, max=100, help="Quality of JPEG/WebP outputs.  [default: 95]", show_default=False),
-    ] = None,
+    quality: Quality = None,
     overwrite: Overwrite = False,
     recursive: Recursive = False,
     tile: Tile = None,
@@ -220,11 +239,29 @@ def dejpeg(
 
       enhance dejpeg old.jpg                        # writes old_dejpeg.png
 
-      enhance dejpeg --quality 20 screenshots/ -o fixed/
+      enhance dejpeg --level 20 screenshots/ -o fixed/
 
       enhance dejpeg web/ -o clean/ --report run.json   # the report records each quality used
     """
-    _restore_command(locals(), "jpeg", parse_level(quality, "--quality"), "dejpeg", output_quality)
+    from enhance_cli.commands import run_restore
+
+    options = _batch_options(
+        output,
+        format,
+        bits,
+        quality,
+        overwrite,
+        recursive,
+        tile,
+        tile_overlap,
+        model,
+        device,
+        threads,
+        report,
+        quiet,
+        debug,
+    )
+    _exit_with(run_restore(inputs, "jpeg", parse_level(level), options, "dejpeg"))
 
 
 @app.command()
@@ -261,35 +298,67 @@ def sr(
 
       enhance sr --scale 2.5 thumbs/ -o large/ --bits 16
     """
-    _restore_command(locals(), "sr", scale, "sr", quality)
-
-
-def _restore_command(options: dict, task: str, level: float | None, command: str, output_quality: int | None) -> None:
-    """Run a restoring command with the shared options its function received (``locals()``)."""
     from enhance_cli.commands import run_restore
 
-    if options["bits"] not in (None, 8, 16):
-        raise typer.BadParameter("must be 8 or 16", param_hint="--bits")
-    code = run_restore(
-        inputs=options["inputs"],
-        task=task,
-        level=level,
-        output=options["output"],
-        format=options["format"].value if options["format"] else None,
-        bits=options["bits"],
-        quality=output_quality,
-        overwrite=options["overwrite"],
-        recursive=options["recursive"],
-        tile=options["tile"],
-        tile_overlap=options["tile_overlap"],
-        model=options["model"],
-        device=options["device"].value,
-        threads=options["threads"],
-        report=options["report"],
-        quiet=options["quiet"],
-        debug=options["debug"],
-        command=command,
+    options = _batch_options(
+        output,
+        format,
+        bits,
+        quality,
+        overwrite,
+        recursive,
+        tile,
+        tile_overlap,
+        model,
+        device,
+        threads,
+        report,
+        quiet,
+        debug,
     )
+    _exit_with(run_restore(inputs, "sr", scale, options, "sr"))
+
+
+def _batch_options(
+    output: str | None,
+    format: OutputFormat | None,
+    bits: int | None,
+    quality: int | None,
+    overwrite: bool,
+    recursive: bool,
+    tile: int | None,
+    tile_overlap: int,
+    model: str | None,
+    device: Device,
+    threads: int | None,
+    report: Path | None,
+    quiet: bool,
+    debug: bool,
+) -> BatchOptions:
+    """The options every image command shares, checked and gathered for the library."""
+    from enhance_cli.commands import BatchOptions
+
+    if bits not in (None, 8, 16):
+        raise typer.BadParameter("must be 8 or 16", param_hint="--bits")
+    return BatchOptions(
+        output=output,
+        format=format.value if format else None,
+        bits=bits,
+        quality=quality,
+        overwrite=overwrite,
+        recursive=recursive,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        model=model,
+        device=device.value,
+        threads=threads,
+        report=report,
+        quiet=quiet,
+        debug=debug,
+    )
+
+
+def _exit_with(code: int) -> None:
     raise typer.Exit(code)
 
 
@@ -354,27 +423,23 @@ def isp(
     """
     from enhance_cli.commands import run_isp
 
-    if bits not in (None, 8, 16):
-        raise typer.BadParameter("must be 8 or 16", param_hint="--bits")
-    code = run_isp(
-        inputs=inputs,
-        output=output,
-        format=format.value if format else None,
-        bits=bits,
-        quality=quality,
-        overwrite=overwrite,
-        recursive=recursive,
-        tone=tone.value,
-        tile=tile,
-        tile_overlap=tile_overlap,
-        model=model,
-        device=device.value,
-        threads=threads,
-        report=report,
-        quiet=quiet,
-        debug=debug,
+    options = _batch_options(
+        output,
+        format,
+        bits,
+        quality,
+        overwrite,
+        recursive,
+        tile,
+        tile_overlap,
+        model,
+        device,
+        threads,
+        report,
+        quiet,
+        debug,
     )
-    raise typer.Exit(code)
+    _exit_with(run_isp(inputs, tone.value, options))
 
 
 @app.command("models")
@@ -428,4 +493,4 @@ def evaluate(
     if synthesised is None:
         raise typer.BadParameter("the synthesised level must be a number", param_hint="--level")
     given = synthesised if restore_level is None else parse_level(restore_level)
-    run_eval(folder, task.value, synthesised, given, model, limit, seed, tile, threads, json_output)
+    _exit_with(run_eval(folder, task.value, synthesised, given, model, limit, seed, tile, threads, json_output))

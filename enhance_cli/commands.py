@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+import sys
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -15,172 +16,192 @@ from rich.table import Table
 from enhance_cli.imageio import IMAGE_SUFFIXES
 from enhance_cli.paths import STDIO, Job, UsageError, plan_jobs
 from enhance_cli.pipeline import Runner, RunOptions, WriteOptions, read_source
-from enhance_cli.rawio import RAW_SUFFIXES, RawError, RawImage, read_raw
-from enhance_cli.registry import ModelNotFound, build_architecture, list_cards
-from enhance_cli.restorer import LevelError, Restorer
-from enhance_cli.tasks import TASKS
+from enhance_cli.registry import ModelNotFound, WeightsCorrupted, list_cards, no_models_message, weights_dir
+from enhance_cli.report import check_report_path
+
+# torch (and what imports it) loads inside the commands that run networks: `enhance models` needs none of it.
+if TYPE_CHECKING:
+    from enhance_cli.rawio import RawImage
+    from enhance_cli.restorer import Restorer
 
 stderr = Console(stderr=True, highlight=False)
 
 
+@dataclass(frozen=True)
+class BatchOptions:
+    """The options every image command shares (the CLI contract), as the library takes them."""
+
+    output: str | None = None  # file, directory or "-"; None: next to each input
+    format: str | None = None  # png | tiff | jpeg | webp; None: from -o's extension, else png
+    bits: int | None = None  # 8 or 16; None: the input's depth
+    quality: int | None = None  # of JPEG/WebP outputs; None: 95
+    overwrite: bool = False
+    recursive: bool = False
+    tile: int | None = None  # None: from the memory budget; 0: the whole image
+    tile_overlap: int | None = None  # None: the model's default
+    model: str | None = None
+    device: str = "auto"
+    threads: int | None = None
+    report: Path | None = None
+    quiet: bool = False
+    debug: bool = False
+
+    def model_options(self) -> dict:
+        overlap = {} if self.tile_overlap is None else {"tile_overlap": self.tile_overlap}
+        return {"device": self.device, "tile": self.tile, **overlap}
+
+    def run_options(self, command: str, model: str, params: int, setup_seconds: float) -> RunOptions:
+        return RunOptions(
+            command=command,
+            model=model,
+            params=params,
+            write=WriteOptions(bits=self.bits, quality=self.quality, overwrite=self.overwrite),
+            report=self.report,
+            quiet=self.quiet,
+            debug=self.debug,
+            setup_seconds=setup_seconds,
+        )
+
+
 def run_restore(
-    inputs: list[str],
-    task: str,
-    level: float | None,
-    output: str | None = None,
-    format: str | None = None,
-    bits: int | None = None,
-    quality: int | None = None,
-    overwrite: bool = False,
-    recursive: bool = False,
-    tile: int | None = None,
-    tile_overlap: int = 32,
-    model: str | None = None,
-    device: str = "auto",
-    threads: int | None = None,
-    report: Path | None = None,
-    quiet: bool = False,
-    debug: bool = False,
-    command: str = "restore",
+    inputs: list[str], task: str, level: float | None, options: BatchOptions = BatchOptions(), command: str = "restore"
 ) -> int:
-    """Restore every input; return the exit status (0 all ok, 1 some failed, 2 usage error)."""
+    """Restore every input; return the exit status (0 all ok, 1 some failed, 2 usage error).
+
+    ``level`` None estimates it per image (or reads it from the file, for JPEG quality).
+    """
+    from enhance_cli.restorer import LevelError, Restorer
+
+    started = time.perf_counter()
     try:
-        jobs = _plan(inputs, output, command, format, bits, recursive, threads)
-        restorer = Restorer.for_task(task, model, device=device, tile=tile, tile_overlap=tile_overlap)
-    except (UsageError, ModelNotFound, ValueError) as error:
-        return _usage_error(error)
-    spec = restorer.card.level
-    if level is None and not restorer.can_estimate:
-        return _usage_error(LevelError(f"{restorer.card.name} cannot estimate the {spec.name}: give it"))
-    if jobs and level is not None:
-        try:
+        jobs = _plan(inputs, options, command, IMAGE_SUFFIXES, "images")
+        restorer = Restorer.for_task(task, options.model, **options.model_options())
+        if level is None and not restorer.can_estimate:
+            raise LevelError(f"{restorer.card.name} cannot estimate the {restorer.card.level.name}: give it")
+        if level is not None:
             restorer.check_level(level)
-        except LevelError as error:
-            return _usage_error(error)
-        if restorer.strength(level) < 1:
-            stderr.print(
-                f"[yellow]note[/]: {spec.name} {level:g} is above the trained range; applying "
-                f"{restorer.strength(level):.0%} of the correction (none from {restorer.task.pass_through:g})"
-            )
-        elif not spec.minimum <= level <= spec.maximum:
-            stderr.print(
-                f"[yellow]note[/]: {spec.name} {level:g} is outside the trained range "
-                f"{spec.minimum:g}-{spec.maximum:g}; using {restorer.network_level(level):g}"
-            )
+            _note_level(restorer, level)
+        elif _may_estimate(restorer, jobs):
+            restorer.estimator  # noqa: B018 - load and verify it now, as part of the set-up, not of one image
+    except WeightsCorrupted as error:
+        return _error(error, 1)
+    except (UsageError, ModelNotFound, ValueError) as error:
+        return _error(error, 2)
 
     def process(picture, progress):
         return restorer.restore(picture, level, progress)
 
-    options = RunOptions(
-        command=command,
-        model=restorer.card.name,
-        params=restorer.params,
-        write=WriteOptions(bits=bits, quality=quality, overwrite=overwrite),
-        report=report,
-        quiet=quiet,
-        debug=debug,
-    )
-    return _run_batch(jobs, inputs, process, options, read_source, "images")
+    setup = time.perf_counter() - started
+    run = options.run_options(command, restorer.card.name, restorer.params, setup)
+    return _run_batch(jobs, process, run, read_source)
 
 
-def _plan(
-    inputs: list[str],
-    output: str | None,
-    command: str,
-    format: str | None,
-    bits: int | None,
-    recursive: bool,
-    threads: int | None,
-    suffixes: frozenset[str] = IMAGE_SUFFIXES,
-) -> list[Job]:
-    """The jobs of one command run (raises UsageError), with the thread count set."""
-    if bits == 16 and format in ("jpeg", "webp"):
-        raise UsageError(f"--bits 16 needs png or tiff, not {format}")
-    jobs = plan_jobs(inputs, output, command, format, recursive, suffixes)
-    if threads:
-        torch.set_num_threads(threads)
+def _note_level(restorer: Restorer, level: float) -> None:
+    """Say how a given level outside the trained range is served (faded, or clamped)."""
+    spec, task = restorer.card.level, restorer.task
+    used, strength = restorer.used_level(level), restorer.strength(restorer.used_level(level))
+    trained = f"the trained range {spec.minimum:g}-{spec.maximum:g}"
+    if strength < 1:
+        side, end = ("above", task.pass_through) if level > spec.maximum else ("below", task.fade_below)
+        stderr.print(
+            f"[yellow]note[/]: {spec.name} {used:g} is {side} {trained}; applying {strength:.0%} of the "
+            f"correction (none at {end:g})"
+        )
+    elif used != level or restorer.network_level(used) != used:
+        stderr.print(f"[yellow]note[/]: {spec.name} {level:g} is outside {trained}; using {used:g}")
+
+
+def _may_estimate(restorer: Restorer, jobs: list[Job]) -> bool:
+    """Whether some input may need the blind estimator (a JPEG file states its own quality)."""
+    if restorer.card.estimator is None:
+        return False
+    if restorer.task.read_level is None:
+        return True
+    return any(Path(job.source).suffix.lower() not in (".jpg", ".jpeg") for job in jobs)
+
+
+def _plan(inputs: list[str], options: BatchOptions, command: str, suffixes: frozenset[str], found: str) -> list[Job]:
+    """The jobs of one command run, with the thread count set; every usage error is raised here, before
+    any model is loaded or image read."""
+    jobs = plan_jobs(inputs, options.output, command, options.format, options.recursive, suffixes)
+    if not jobs:
+        raise UsageError(f"no {found} found in {' '.join(inputs)}")
+    formats = {job.format for job in jobs}
+    if options.bits == 16 and formats & {"jpeg", "webp"}:
+        raise UsageError(f"--bits 16 needs png or tiff, not {' or '.join(sorted(formats & {'jpeg', 'webp'}))}")
+    if options.quality is not None and not formats & {"jpeg", "webp"}:
+        raise UsageError(
+            "--quality sets the quality of JPEG/WebP outputs, and these outputs are "
+            f"{' and '.join(sorted(formats))} (an input's JPEG quality is --level)"
+        )
+    if options.report is not None:
+        check_report_path(options.report)
+    if any(job.output == STDIO for job in jobs) and sys.stdout.isatty():
+        raise UsageError("refusing to write image data to a terminal; redirect it (> out.png) or give -o FILE")
+    if options.threads:
+        import torch
+
+        torch.set_num_threads(options.threads)
     return jobs
 
 
-def _usage_error(error: Exception) -> int:
+def _error(error: Exception, status: int) -> int:
     stderr.print(f"[red]error[/]: {escape(str(error))}", soft_wrap=True)
-    return 2
+    return status
 
 
-def _run_batch(jobs: list[Job], inputs: list[str], process, options: RunOptions, reader, found: str) -> int:
-    """Run every job; the exit status is 1 if any failed, or if there was nothing to do."""
-    if not jobs:
-        stderr.print(f"[red]error[/]: no {found} found in {escape(' '.join(inputs))}", soft_wrap=True)
-        return 1
+def _run_batch(jobs: list[Job], process, options: RunOptions, reader) -> int:
+    """Run every job; the exit status is 1 if any failed."""
     records = Runner(process, options, reader).run(jobs)
     return 0 if all(r["ok"] for r in records) else 1
 
 
 def read_raw_source(source: str) -> RawImage:
+    from enhance_cli.rawio import RawError, read_raw
+
     if source == STDIO:
         raise RawError("<stdin>: isp reads RAW files by path; stdin is not supported")
     return read_raw(source)
 
 
-def run_isp(
-    inputs: list[str],
-    output: str | None = None,
-    format: str | None = None,
-    bits: int | None = None,
-    quality: int | None = None,
-    overwrite: bool = False,
-    recursive: bool = False,
-    tone: str = "standard",
-    tile: int | None = None,
-    tile_overlap: int = 64,
-    model: str | None = None,
-    device: str = "auto",
-    threads: int | None = None,
-    report: Path | None = None,
-    quiet: bool = False,
-    debug: bool = False,
-) -> int:
+def run_isp(inputs: list[str], tone: str = "standard", options: BatchOptions = BatchOptions()) -> int:
     """Develop every RAW input; return the exit status (0 all ok, 1 some failed, 2 usage error)."""
     from enhance_cli.develop import Developer
+    from enhance_cli.rawio import RAW_SUFFIXES
 
+    started = time.perf_counter()
     try:
-        jobs = _plan(inputs, output, "isp", format, bits, recursive, threads, RAW_SUFFIXES)
-        developer = Developer.for_model(model, device=device, tile=tile, tile_overlap=tile_overlap)
+        jobs = _plan(inputs, options, "isp", RAW_SUFFIXES, "RAW files")
+        developer = Developer.for_model(options.model, **options.model_options())
+    except WeightsCorrupted as error:
+        return _error(error, 1)
     except (UsageError, ModelNotFound, ValueError) as error:
-        return _usage_error(error)
+        return _error(error, 2)
 
     def process(raw: RawImage, progress):
         return developer.develop(raw, tone, progress)
 
-    options = RunOptions(
-        command="isp",
-        model=developer.card.name,
-        params=developer.params,
-        write=WriteOptions(bits=bits, quality=quality, overwrite=overwrite),
-        report=report,
-        quiet=quiet,
-        debug=debug,
-    )
-    return _run_batch(jobs, inputs, process, options, read_raw_source, "RAW files")
+    setup = time.perf_counter() - started
+    run = options.run_options("isp", developer.card.name, developer.params, setup)
+    return _run_batch(jobs, process, run, read_raw_source)
 
 
 def model_rows() -> list[dict]:
-    """One row per registered model, with its measured cost."""
-    from enhance_cli.flops import flop_breakdown, parameter_count
-
+    """One row per registered model, with its cost as its card records it (read without torch)."""
+    cards = list_cards()
+    if not cards:
+        raise ModelNotFound(no_models_message(weights_dir()))
     rows = []
-    for card in list_cards():
-        network = build_architecture(card.architecture, card.config).eval()
-        if hasattr(network, "set_level"):
-            network.set_level(0.5)
-        flops = flop_breakdown(network, 128, 128, channels=getattr(network, "input_channels", 3))
+    for card in cards:
+        flops = card.flops()
         rows.append(
             {
                 "name": card.name,
                 "task": card.task if card.level or card.task == "isp" else f"{card.task} (estimator)",
                 "default": card.default_for_task,
-                "params": parameter_count(network),
-                "flops_per_pixel": sum(flops.values()),
+                "params": card.parameter_count(),
+                "flops_per_pixel": card.flops_per_pixel,
+                "flops_by_part": flops,
                 "mlp_flops_per_pixel": flops["mlp"],
                 "levels": f"{card.level.name} {card.level.minimum:g}-{card.level.maximum:g}" if card.level else "",
                 "headline": card.extra.get("headline", ""),
@@ -191,7 +212,12 @@ def model_rows() -> list[dict]:
 
 
 def show_models(as_json: bool) -> None:
-    rows = model_rows()
+    """Print the registry as a table or JSON; exit 1 if the models cannot be listed."""
+    try:
+        rows = model_rows()
+    except ModelNotFound as error:
+        stderr.print(f"[red]error[/]: {escape(str(error))}", soft_wrap=True)
+        raise SystemExit(1) from None
     console = Console()
     if as_json:
         console.print_json(json.dumps(rows))
@@ -225,12 +251,23 @@ def run_eval(
     tile: int | None,
     threads: int | None,
     json_path: Path | None,
-) -> None:
+) -> int:
+    """Print a model's scores on a folder; return the exit status (2 for a usage error)."""
+    import numpy as np
+    import torch
+
     from enhance_cli.evaluate import evaluate_folder, mean_scores
+    from enhance_cli.restorer import Restorer
+    from enhance_cli.tasks import TASKS
 
     if threads:
         torch.set_num_threads(threads)
-    restorer = Restorer.for_task(task, model, tile=tile, device="cpu")
+    try:
+        restorer = Restorer.for_task(task, model, tile=tile, device="cpu")
+    except WeightsCorrupted as error:
+        return _error(error, 1)
+    except (ModelNotFound, ValueError) as error:
+        return _error(error, 2)
     scores = evaluate_folder(restorer, folder, task, level, given_level, limit, seed)
     degraded, restored = mean_scores(scores, "degraded"), mean_scores(scores, "restored")
     table = Table(
@@ -268,3 +305,4 @@ def run_eval(
                 indent=2,
             )
         )
+    return 0

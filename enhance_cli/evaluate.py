@@ -10,9 +10,9 @@ import torch
 
 from enhance_cli.imageio import read_image
 from enhance_cli.metrics import quality
+from enhance_cli.paths import image_files
 from enhance_cli.restorer import Restorer
 from enhance_cli.tasks import TASKS
-from enhance_cli.training.data import image_files
 
 
 @dataclass

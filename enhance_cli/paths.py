@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from enhance_cli.imageio import IMAGE_SUFFIXES, format_for_path
@@ -22,7 +23,12 @@ class Job:
     source: str
     output: str
     format: str
-    missing: bool = False  # the input path does not exist: reported as a failure, not a usage error
+    problem: str | None = None  # why this job fails without running (no such input, an output clash)
+
+
+def image_files(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
+    """Every image under ``folder``, recursively, sorted (datasets; the CLI uses :func:`find_inputs`)."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in suffixes)
 
 
 def find_inputs(
@@ -82,6 +88,9 @@ def plan_jobs(
         raise UsageError("-o - writes one image to stdout; give exactly one input")
     if output is not None and not to_directory and output != STDIO and len(inputs) > 1:
         raise UsageError(f"-o {output}: several inputs need an output directory")
+    if to_directory and _names_a_new_file(output):
+        several = f"{len(inputs)} inputs" if len(inputs) > 1 else "a directory input"
+        raise UsageError(f"-o {output} names a file, but there are {several}; give a directory (end it with /)")
 
     single_format = format
     if output not in (None, STDIO) and not to_directory:
@@ -92,17 +101,50 @@ def plan_jobs(
 
     jobs = []
     for source, root in inputs:
-        missing = source != STDIO and not Path(source).exists()
         if output == STDIO or (output is None and source == STDIO):
-            jobs.append(Job(source, STDIO, format or "png", missing))
+            target, job_format = STDIO, format or "png"
         elif to_directory:
             relative = Path(source).relative_to(root).parent if root else Path()
             stem = "stdin" if source == STDIO else Path(source).stem
-            target = Path(output) / relative / f"{stem}{extension}"
-            jobs.append(Job(source, str(target), format or "png", missing))
+            target, job_format = str(Path(output) / relative / f"{stem}{extension}"), format or "png"
         elif output is not None:
-            jobs.append(Job(source, output, single_format, missing))
+            target, job_format = output, single_format
         else:
             path = Path(source)
-            jobs.append(Job(source, str(path.with_name(f"{path.stem}_{command}{extension}")), format or "png", missing))
-    return jobs
+            target, job_format = str(path.with_name(f"{path.stem}_{command}{extension}")), format or "png"
+        jobs.append(Job(source, target, job_format))
+    return _with_problems(jobs)
+
+
+def _names_a_new_file(output: str) -> bool:
+    """``-o`` that looks like an image file name and is not an existing directory."""
+    return not output.endswith(("/", "\\")) and not Path(output).is_dir() and format_for_path(Path(output)) is not None
+
+
+def _with_problems(jobs: list[Job]) -> list[Job]:
+    """Mark the jobs that must fail before any work: a missing input, an output that is the input itself,
+    or an output that another input of the run would also write (all of them fail: none can be trusted,
+    and a later run must not mistake one input's result for another's)."""
+    claims: dict[str, list[Job]] = {}
+    for job in jobs:
+        if job.output != STDIO:
+            claims.setdefault(_key(job.output), []).append(job)
+    planned = []
+    for job in jobs:
+        problem = None
+        if job.source != STDIO and not Path(job.source).exists():
+            problem = "no such file or directory"
+        elif job.source != STDIO and job.output != STDIO and _key(job.source) == _key(job.output):
+            problem = f"the output {job.output} is the input itself; refusing to overwrite an input"
+        elif job.output != STDIO and len(claims[_key(job.output)]) > 1:
+            others = ", ".join(other.source for other in claims[_key(job.output)] if other is not job)
+            problem = f"{others} would write the same output {job.output}; rename one or run them separately"
+        planned.append(replace(job, problem=problem) if problem else job)
+    return planned
+
+
+def _key(path: str) -> str:
+    try:
+        return str(Path(path).resolve())
+    except OSError:
+        return os.path.abspath(path)

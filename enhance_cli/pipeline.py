@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from enhance_cli.imageio import ImageError, Picture, encode_image, read_image, write_image
+from enhance_cli.imageio import (
+    ImageError,
+    ImageWriteError,
+    Picture,
+    describe_os_error,
+    encode_image,
+    read_image,
+    write_image,
+)
 from enhance_cli.paths import STDIO, Job
 from enhance_cli.report import print_summary, write_report
 
@@ -52,6 +63,7 @@ class RunOptions:
     report: Path | None = None
     quiet: bool = False
     debug: bool = False
+    setup_seconds: float = 0.0  # loading and verifying the models, before the first image
 
 
 def read_source(source: str) -> Picture:
@@ -60,11 +72,26 @@ def read_source(source: str) -> Picture:
     return read_image(Path(source))
 
 
-def _same_file(a: str, b: str) -> bool:
+class JobRefused(Exception):
+    """A job that planning found cannot run (its message is the reason)."""
+
+
+@contextmanager
+def terminate_as_exit() -> Iterator[None]:
+    """SIGTERM ends the run the way Ctrl-C does: by an exception, so temporary files are removed on the way
+    out (a signal's default action would leave them). Exit status 143, as for a process killed by SIGTERM."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return False
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Runner:
@@ -91,7 +118,7 @@ class Runner:
             transient=True,
             disable=self.options.quiet,
         )
-        with progress:
+        with terminate_as_exit(), progress:
             images = progress.add_task("images", total=len(jobs))
             tiles = progress.add_task("tiles", total=None, visible=False)
 
@@ -103,11 +130,11 @@ class Runner:
                 records.append(self.run_one(job, tile_progress))
                 progress.update(tiles, visible=False)
                 progress.advance(images)
-        total = time.perf_counter() - started
-        if self.options.report:
-            write_report(self.options.report, records, total)
+            total = time.perf_counter() - started + self.options.setup_seconds
+            if self.options.report:
+                write_report(self.options.report, records, total, self.options.setup_seconds)
         if jobs:
-            print_summary(self.console, records, total)
+            print_summary(self.console, records, total, self.options.setup_seconds)
         return records
 
     def run_one(self, job: Job, tile_progress: Callable[[int, int], None]) -> dict[str, Any]:
@@ -122,13 +149,13 @@ class Runner:
         }
         started = time.perf_counter()
         try:
+            if job.problem:
+                raise JobRefused(job.problem)
             self._check_output(job)
             if job.output != STDIO and Path(job.output).exists() and not options.write.overwrite:
                 self.console.print(f"[yellow]skip[/]: {escape(job.output)} exists (use --overwrite)", soft_wrap=True)
                 record.update(ok=True, skipped=True)
                 return record
-            if job.missing:
-                raise FileNotFoundError("no such file or directory")
             source = self.reader(job.source)
             read_done = time.perf_counter()
             outcome = self.process(source, tile_progress)
@@ -160,10 +187,9 @@ class Runner:
         return record
 
     def _check_output(self, job: Job) -> None:
+        # Planning refuses clashes; this guards against a path that changed under the run (a new symlink).
         if job.output == STDIO:
             return
-        if job.source != STDIO and _same_file(job.source, job.output):
-            raise ValueError(f"output {job.output} is the input itself; refusing to overwrite an input")
         if str(Path(job.output).resolve()) in self.written:
             raise ValueError(f"output {job.output} was already written by another input of this run")
 
@@ -175,7 +201,10 @@ class Runner:
             sys.stdout.buffer.flush()
             return
         target = Path(job.output)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ImageWriteError(f"{target}: cannot create its folder: {describe_os_error(error)}") from None
         write_image(target, picture, job.format, bits=write.bits, quality=write.quality, overwrite=write.overwrite)
 
 

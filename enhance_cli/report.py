@@ -12,27 +12,50 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from enhance_cli.paths import UsageError
+
 
 def peak_rss_bytes() -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 
 
-def write_report(path: Path, records: list[dict[str, Any]], total_seconds: float) -> None:
-    """Write the JSON report atomically."""
+def check_report_path(path: Path) -> None:
+    """Refuse, before any work, a report path that cannot be written (raises UsageError)."""
+    if path.is_dir():
+        raise UsageError(f"--report {path}: is a directory; give a file name such as run.json")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the report creates missing folders: the nearest existing one must take them
+    if not folder.is_dir():
+        raise UsageError(f"--report {path}: {folder} is not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--report {path}: permission denied")
+
+
+def write_report(path: Path, records: list[dict[str, Any]], total_seconds: float, setup_seconds: float = 0.0) -> None:
+    """Write the JSON report atomically. ``setup_seconds`` (loading models) is part of the total but of no
+    image's own time."""
     document = {
         "images": records,
         "ok": all(r["ok"] for r in records),
         "peak_rss_bytes": peak_rss_bytes(),
+        "setup_seconds": round(setup_seconds, 4),
         "total_seconds": round(total_seconds, 4),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.part")
-    temporary.write_text(json.dumps(document, indent=2) + "\n")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(json.dumps(document, indent=2) + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
-def print_summary(console: Console, records: list[dict[str, Any]], total_seconds: float) -> None:
+def print_summary(
+    console: Console, records: list[dict[str, Any]], total_seconds: float, setup_seconds: float = 0.0
+) -> None:
     table = Table(title=None, box=None, pad_edge=False)
     for column in ("input", "result", "level", "size", "tiles", "GFLOPs", "seconds"):
         table.add_column(column, justify="left" if column in ("input", "result") else "right", overflow="fold")
@@ -53,6 +76,7 @@ def print_summary(console: Console, records: list[dict[str, Any]], total_seconds
     done = sum(r["ok"] and not r.get("skipped") for r in records)
     skipped = sum(bool(r.get("skipped")) for r in records)
     console.print(
-        f"{done} done, {skipped} skipped, {failed} failed in {total_seconds:.1f} s; "
+        f"{done} done, {skipped} skipped, {failed} failed in {total_seconds:.1f} s "
+        f"({setup_seconds:.1f} s loading models); "
         f"peak memory {peak_rss_bytes() / 2**20:.0f} MiB"
     )

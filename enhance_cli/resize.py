@@ -25,6 +25,14 @@ def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
+def upscale_flops(picture: Picture, scale: float) -> int:
+    """FLOPs of :func:`upscale_picture`: two separable passes of 4 taps (a multiply and an add each)."""
+    height, width = picture.pixels.shape[:2]
+    out_height, out_width = scaled_size(height, width, scale)
+    channels = picture.pixels.shape[2] + (picture.alpha is not None)
+    return 8 * channels * (height * out_width + out_height * out_width)
+
+
 def upscale_picture(picture: Picture, scale: float) -> Picture:
     """``picture`` bicubically upscaled by ``scale`` (colour and alpha alike, clipped to [0, 1])."""
     height, width = picture.pixels.shape[:2]

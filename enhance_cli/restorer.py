@@ -5,17 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from enhance_cli.flops import flops_per_pixel, parameter_count
+from enhance_cli.flops import parameter_count
 from enhance_cli.imageio import Picture
 from enhance_cli.pipeline import Outcome
 from enhance_cli.registry import ModelCard, find_card, load_model
-from enhance_cli.resize import upscale_picture
+from enhance_cli.resize import upscale_flops, upscale_picture
 from enhance_cli.tasks import TASKS, Task
-from enhance_cli.tiling import automatic_tile, run_tiled
+from enhance_cli.tiling import automatic_tile, check_tile, run_tiled
+
+if TYPE_CHECKING:
+    from enhance_cli.models.level_estimator import BlindEstimator
 
 DEFAULT_MEMORY_BUDGET = 512 << 20  # bytes of network working set per tile; larger tiles gain no speed
 DEFAULT_OVERLAP = 32
@@ -54,6 +58,12 @@ class LoadedModel:
         self.card = card
         self.device = pick_device(device)
         self.model = load_model(card).to(self.device)
+        # Tiles keep the network's grid and the degradation's (JPEG blocks) in phase with the whole image,
+        # and run with the network's receptive field as context: tiled results then match the whole image's.
+        grid = TASKS[card.task].grid if card.task in TASKS else 1
+        self.tile_align = int(np.lcm(grid, self.model.scale_multiple))
+        self.tile_halo = self.model.tile_halo
+        check_tile(tile, self.tile_align)
         self.tile = tile
         self.tile_overlap = tile_overlap
         self.memory_budget = memory_budget
@@ -65,8 +75,14 @@ class Restorer(LoadedModel):
 
     def __init__(self, card: ModelCard, **options) -> None:
         super().__init__(card, **options)
-        self.estimator = load_model(find_card(card.estimator)).to(self.device) if card.estimator else None
-        self._flops_per_pixel: float | None = None
+        self._estimator: BlindEstimator | None = None
+
+    @property
+    def estimator(self) -> BlindEstimator | None:
+        """The blind level estimator, loaded (and its weights verified) the first time a run needs it."""
+        if self._estimator is None and self.card.estimator:
+            self._estimator = load_model(find_card(self.card.estimator)).to(self.device)
+        return self._estimator
 
     @classmethod
     def for_task(cls, task: str, model: str | None = None, **options) -> Restorer:
@@ -79,11 +95,8 @@ class Restorer(LoadedModel):
 
     @property
     def flops_per_pixel(self) -> float:
-        if self._flops_per_pixel is None:
-            self.model.set_level(0.5)
-            self._flops_per_pixel = flops_per_pixel(self.model.cpu())
-            self.model.to(self.device)
-        return self._flops_per_pixel
+        """FLOPs per input pixel, as the card records them (counting them would trace the network)."""
+        return self.card.flops_per_pixel
 
     @property
     def task(self) -> Task:
@@ -92,7 +105,7 @@ class Restorer(LoadedModel):
     @property
     def can_estimate(self) -> bool:
         """Whether ``level=None`` works: a blind estimator, or levels read from the files (JPEG tables)."""
-        return self.estimator is not None or self.task.read_level is not None
+        return self.card.estimator is not None or self.task.read_level is not None
 
     def check_level(self, level: float) -> float:
         """``level`` if the model can serve it (refused if negative, or out of range for a scale)."""
@@ -105,31 +118,43 @@ class Restorer(LoadedModel):
             raise LevelError(f"{spec.name} must be between {spec.minimum:g} and {spec.maximum:g}, got {level:g}")
         return float(level)
 
+    def used_level(self, level: float) -> float:
+        """The level an image is restored as: ``level`` within what the model serves, which is its trained
+        range, extended down to the task's fade (sigma 0) and up to its limit (quality 100)."""
+        spec, task = self.card.level, self.task
+        low = spec.minimum if task.fade_below is None else task.fade_below
+        high = spec.maximum if task.limit is None else task.limit
+        return float(min(max(level, low), high))
+
     def network_level(self, level: float) -> float:
         """The level the network runs at: ``level`` clamped to the trained range."""
         spec = self.card.level
         return float(min(max(level, spec.minimum), spec.maximum))
 
     def strength(self, level: float) -> float:
-        """How much of the network's correction to apply: it fades from the trained maximum to 0 at the
-        task's pass-through level, so near-lossless inputs are never made worse."""
-        maximum, limit = self.card.level.maximum, self.task.pass_through
-        if limit is None or level <= maximum:
-            return 1.0
-        return max(0.0, (limit - level) / (limit - maximum))
+        """How much of the network's correction to apply. Outside the trained range it fades out: above it
+        to none at the task's pass-through level (near-lossless JPEGs are never made worse), below it to
+        none at the task's fade level (a clean photo comes back almost untouched)."""
+        spec, task = self.card.level, self.task
+        if task.pass_through is not None and level > spec.maximum:
+            return max(0.0, (task.pass_through - level) / (task.pass_through - spec.maximum))
+        if task.fade_below is not None and level < spec.minimum:
+            return max(0.0, (level - task.fade_below) / (spec.minimum - task.fade_below))
+        return 1.0
 
-    def estimate_level(self, picture: Picture) -> float:
-        """The level of ``picture``: what the file states (a JPEG's quantisation tables) where the task
-        reads that, else the blind estimator's reading, clamped to the range the model serves (up to the
-        pass-through level, so a near-lossless image is still recognised as one)."""
+    def estimate_level(self, picture: Picture) -> tuple[float, str, int]:
+        """The level of ``picture``, where it came from (``file``: a JPEG's quantisation tables, or
+        ``estimated`` by the blind estimator), and the estimator's FLOPs."""
         stated = self.task.read_level(picture.info) if self.task.read_level else None
         if stated is not None:
-            return stated
-        if self.estimator is None:
-            raise LevelError(f"model {self.card.name!r} has no level estimator; give the {self.card.level.name}")
-        spec = self.card.level
-        estimate = self.estimator.estimate(_rgb(picture.pixels), align=self.task.grid) * spec.norm_scale
-        return float(min(max(estimate, spec.minimum), self.task.pass_through or spec.maximum))
+            return stated, "file", 0
+        estimator = self.estimator
+        if estimator is None:
+            raise LevelError(f"model {self.card.name} has no level estimator; give the {self.card.level.name}")
+        image = _rgb(picture.pixels)
+        estimate = estimator.estimate(image, align=self.task.grid) * self.card.level.norm_scale
+        flops = round(find_card(self.card.estimator).flops_per_pixel * estimator.examined_pixels(*image.shape[:2]))
+        return float(estimate), "estimated", flops
 
     def restore(
         self,
@@ -139,31 +164,38 @@ class Restorer(LoadedModel):
     ) -> Outcome:
         """Restore ``picture`` at ``level`` (``None``: estimate it)."""
         started = time.perf_counter()
-        level = self.estimate_level(picture) if level is None else self.check_level(level)
+        extra_flops = 0
+        if level is None:
+            level, source, extra_flops = self.estimate_level(picture)
+        else:
+            level, source = self.check_level(level), "given"
+        level = self.used_level(level)
         if self.task.resizes:
+            extra_flops += upscale_flops(picture, level)
             picture = upscale_picture(picture, level)
         strength = self.strength(level)
-        details = {"strength": strength} if strength < 1 else None
+        details = {"level_source": source, "strength": round(strength, 4)}
         if strength == 0:
-            return Outcome(picture, level, 0, 0, time.perf_counter() - started, details=details)
+            return Outcome(picture, level, 0, extra_flops, time.perf_counter() - started, details=details)
         self.model.set_level(self.card.level.normalise(self.network_level(level)))
         rgb = _rgb(picture.pixels)
         height, width = rgb.shape[:2]
         tile = self.tile
         if tile is None:
-            tile = automatic_tile(height, width, self.model.working_bytes_per_pixel, self.memory_budget)
+            bytes_per_pixel = self.model.working_bytes_per_pixel
+            tile = automatic_tile(height, width, bytes_per_pixel, self.memory_budget, self.tile_align, self.tile_halo)
 
         def network(batch: torch.Tensor) -> torch.Tensor:
             return self.model(batch.to(self.device)).clamp_(0, 1).cpu()
 
-        result = run_tiled(network, rgb, tile, self.tile_overlap, progress, align=self.task.grid)
+        result = run_tiled(network, rgb, tile, self.tile_overlap, progress, self.tile_align, self.tile_halo)
         pixels = result.image
         if strength < 1:
             pixels = rgb + strength * (pixels - rgb)
         if picture.pixels.shape[2] == 1:
             pixels = pixels.mean(axis=2, keepdims=True)
         restored = replace(picture, pixels=pixels)
-        flops = round(self.flops_per_pixel * result.processed_pixels)
+        flops = round(self.flops_per_pixel * result.processed_pixels) + extra_flops
         return Outcome(restored, level, result.tiles, flops, time.perf_counter() - started, details=details)
 
 

@@ -106,9 +106,9 @@ def test_missing_input_fails_with_its_name_even_when_quiet(tmp_path):
     assert "nope.png" in result.stderr
 
 
-def test_empty_directory_is_a_failure(tmp_path):
+def test_empty_directory_is_a_usage_error(tmp_path):
     result = enhance("restore", "--level", "25", tmp_path)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no images" in result.stderr
 
 
@@ -189,4 +189,4 @@ def test_models_lists_the_registry():
 def test_input_is_never_overwritten(small_png):
     result = enhance("restore", "--level", "25", small_png, "-o", small_png, "--overwrite")
     assert result.exit_code == 1
-    assert "input" in result.stderr
+    assert "is the input itself" in result.stderr

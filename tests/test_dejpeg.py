@@ -73,7 +73,7 @@ def test_a_never_compressed_png_is_left_alone(tmp_path, clean_pixels):
     Image.fromarray(clean_pixels).save(png)
     result, output, entry = run_dejpeg(tmp_path, png)
     assert result.exit_code == 0, result.output
-    assert entry["level"] == 95 and entry["strength"] == 0
+    assert entry["level"] == 100 and entry["strength"] == 0
     np.testing.assert_array_equal(np.asarray(Image.open(output)), clean_pixels)
 
 

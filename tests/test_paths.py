@@ -61,4 +61,23 @@ def test_stdout_takes_exactly_one_input(images):
 
 def test_missing_input_becomes_a_failing_job_not_a_usage_error(tmp_path):
     [job] = plan_jobs([str(tmp_path / "nope.png")], None, "restore")
-    assert job.missing
+    assert job.problem == "no such file or directory"
+
+
+def test_outputs_that_clash_mark_every_input_that_would_write_them(images, tmp_path):
+    (images / "a.jpg").write_bytes(b"")
+    jobs = {Path(j.source).name: j for j in plan_jobs([str(images)], str(tmp_path / "out"), "restore")}
+    assert "a.jpg" in jobs["a.png"].problem and "same output" in jobs["a.png"].problem
+    assert "a.png" in jobs["a.jpg"].problem
+    assert jobs["b.jpg"].problem is None
+
+
+def test_an_output_that_is_the_input_is_marked(images):
+    [job] = plan_jobs([str(images / "a.png")], str(images / "a.png"), "restore")
+    assert "input itself" in job.problem
+
+
+def test_several_inputs_with_a_file_name_are_a_usage_error(images, tmp_path):
+    with pytest.raises(UsageError, match="names a file"):
+        plan_jobs([str(images / "a.png"), str(images / "b.jpg")], str(tmp_path / "x.png"), "restore")
+    assert not (tmp_path / "x.png").exists()

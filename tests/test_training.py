@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from enhance_cli.degradations import add_gaussian_noise, bicubic_downscale, jpeg_compress
 from enhance_cli.tasks import TASKS
-from enhance_cli.training.degradations import add_gaussian_noise, bicubic_downscale, jpeg_compress
 from enhance_cli.training.loop import restoration_loss, stratified_levels, train
 from enhance_cli.training.recipes import RECIPES
 

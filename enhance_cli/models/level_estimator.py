@@ -24,6 +24,11 @@ class BlindEstimator(nn.Module):
         """Training loss against the normalised levels ``target`` (N,): L1."""
         return (self(x).float() - target).abs().mean()
 
+    def examined_pixels(self, height: int, width: int, crop: int = 96, crops: int = 16) -> int:
+        """How many pixels :meth:`estimate` feeds the network for an image of this size (its cost)."""
+        crop = max(self.crop_multiple, min(crop, height, width) // self.crop_multiple * self.crop_multiple)
+        return max(1, int(np.sqrt(crops))) ** 2 * crop * crop
+
     @torch.inference_mode()
     def estimate(self, image: np.ndarray, crop: int = 96, crops: int = 16, align: int = 1) -> float:
         """Median normalised level over up to ``crops`` crops on a regular grid of an H x W x 3 image.

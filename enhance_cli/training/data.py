@@ -8,11 +8,34 @@ import numpy as np
 import torch
 from PIL import Image
 
-from enhance_cli.imageio import IMAGE_SUFFIXES
+from enhance_cli import paths
+
+# Held out from every training set: recipes, hyperparameters and checkpoints are chosen on these images
+# (``folder/name`` under ../shared/data/train), never on a test set. Fixed here so that every run agrees.
+VALIDATION = frozenset(
+    {
+        *(f"CBSD432/{n}.jpg" for n in (
+            "103006", "112056", "130066", "147062", "160067", "179084", "189029", "209070", "23025",
+            "249021", "277053", "309004", "35058", "38092", "43051", "61034", "71046", "87015",
+        )),
+        *(f"WikiPhotos/{n:03d}.png" for n in (9, 18, 27, 36)),
+        *(f"T91/{n}.png" for n in ("t14", "t28", "t42", "t56", "tt1", "tt24")),
+    }
+)  # fmt: skip
 
 
-def image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+def is_validation(path: Path) -> bool:
+    return f"{path.parent.name}/{path.name}" in VALIDATION
+
+
+def image_files(folder: Path, split: str = "all") -> list[Path]:
+    """Images under ``folder``: ``all``, ``train`` (without the validation split) or ``validation``."""
+    files = paths.image_files(folder)
+    if split == "train":
+        return [p for p in files if not is_validation(p)]
+    if split == "validation":
+        return [p for p in files if is_validation(p)]
+    return files
 
 
 class PatchSampler:
@@ -22,7 +45,7 @@ class PatchSampler:
         self.patch = patch
         self.images: list[np.ndarray] = []
         for folder in folders:
-            for path in image_files(folder):
+            for path in image_files(folder, "train"):
                 with Image.open(path) as image:
                     image = image.convert("L" if grey else "RGB")
                     if downscale > 1:

@@ -1,0 +1,266 @@
+"""The CLI contract where it used to break: plans checked before any work, levels reported as used,
+clean photos left alone, no image bytes on a terminal, SIGTERM, honest report timing, one meaning per option."""
+
+import json
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from enhance_cli.cli import app
+from enhance_cli.jpeg_quality import quality_from_tables
+from tests.conftest import ROOT, shared_data
+
+runner = CliRunner()
+
+
+def enhance(*args, input=None, env=None):
+    return runner.invoke(app, [str(a) for a in args], input=input, env=env)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255.0**2 / np.mean((a.astype(float) - b.astype(float)) ** 2)))
+
+
+@pytest.fixture
+def patch_pixels(sample_pixels) -> np.ndarray:
+    return sample_pixels[200:296, 300:428]
+
+
+# --- plans: clashes and -o, found before any work ---------------------------------------------------------------
+
+
+def test_two_inputs_with_one_output_name_both_fail_on_every_run(tmp_path, patch_pixels):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(patch_pixels).save(folder / "a.png")
+    Image.fromarray(patch_pixels[:, ::-1]).save(folder / "a.jpg", quality=90)
+    Image.fromarray(patch_pixels[::-1]).save(folder / "b.png")
+    for _ in range(2):  # a re-run must not take a clashing output as done
+        result = enhance("restore", "--level", "25", folder, "-o", tmp_path / "out", "-q")
+        assert result.exit_code == 1
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+        assert len(errors) == 2 and all("same output" in line for line in errors)
+        assert not (tmp_path / "out" / "a.png").exists()
+        assert (tmp_path / "out" / "b.png").exists()
+
+
+@pytest.mark.parametrize("existing_folder", [False, True])
+def test_several_inputs_with_a_file_name_for_output_are_a_usage_error(tmp_path, small_png, existing_folder):
+    inputs = [small_png, small_png.with_name("second.png")]
+    shutil.copy(small_png, inputs[1])
+    target = tmp_path / "name.png"
+    if existing_folder:  # a folder that happens to have an image-like name is still a folder
+        target.mkdir()
+    result = enhance("restore", "--level", "25", *inputs, "-o", target, "-q")
+    if existing_folder:
+        assert result.exit_code == 0 and (target / "patch.png").exists()
+    else:
+        assert result.exit_code == 2 and "names a file" in result.stderr
+        assert not target.exists()
+
+
+# --- usage errors, before any image is processed --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["report-is-a-folder", "report-under-a-file", "bits-16-jpeg", "quality-with-png", "no-raw-files"],
+)
+def test_usage_errors_come_before_any_work(tmp_path, small_png, case):
+    out = tmp_path / "out.png"
+    (tmp_path / "afile").write_text("x")
+    command = {
+        "report-is-a-folder": ["restore", "--level", "25", small_png, "-o", out, "--report", tmp_path],
+        "report-under-a-file": [
+            "restore",
+            "--level",
+            "25",
+            small_png,
+            "-o",
+            out,
+            "--report",
+            tmp_path / "afile/r.json",
+        ],
+        "bits-16-jpeg": ["restore", "--level", "25", small_png, "-o", tmp_path / "out.jpg", "--bits", "16"],
+        "quality-with-png": ["dejpeg", small_png, "-o", out, "--quality", "20"],
+        "no-raw-files": ["isp", small_png.parent],
+    }[case]
+    result = enhance(*command)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists() and not (tmp_path / "out.jpg").exists()
+    assert not list(tmp_path.rglob("*.part")) and not list(small_png.parent.glob("*_isp.png"))
+
+
+# --- the level reported is the level used -----------------------------------------------------------------------
+
+
+def test_a_level_above_the_range_is_reported_as_the_level_used(small_png, tmp_path):
+    report = tmp_path / "r.json"
+    result = enhance("restore", "--level", "100", small_png, "-o", tmp_path / "o.png", "--report", report)
+    assert result.exit_code == 0
+    assert "using 75" in result.stderr
+    entry = json.loads(report.read_text())["images"][0]
+    assert entry["level"] == 75 and entry["level_source"] == "given" and entry["strength"] == 1
+
+
+def test_dejpeg_passes_a_never_compressed_image_through_at_quality_100(small_png, tmp_path):
+    report = tmp_path / "r.json"
+    result = enhance("dejpeg", small_png, "-o", tmp_path / "o.png", "--report", report, "-q")
+    assert result.exit_code == 0
+    entry = json.loads(report.read_text())["images"][0]
+    assert entry["level"] == 100 and entry["strength"] == 0 and entry["level_source"] == "estimated"
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")), np.asarray(Image.open(small_png)))
+
+
+# --- --level auto leaves a clean photo alone and still cleans a noisy one ---------------------------------------
+
+
+@pytest.mark.shared_data("train/WikiPhotos")
+@pytest.mark.parametrize("name", ["009.png", "027.png"])  # validation photos, never trained on
+def test_auto_level_leaves_a_clean_photo_nearly_untouched_and_cleans_it_when_noisy(tmp_path, name):
+    clean = np.asarray(Image.open(shared_data(f"train/WikiPhotos/{name}")).convert("RGB"))[:384, :512]
+    noisy = np.clip(np.round(clean + np.random.default_rng(0).normal(0, 15, clean.shape)), 0, 255).astype(np.uint8)
+    Image.fromarray(clean).save(tmp_path / "clean.png")
+    Image.fromarray(noisy).save(tmp_path / "noisy.png")
+    report = tmp_path / "r.json"
+    result = enhance(
+        "restore", tmp_path / "clean.png", tmp_path / "noisy.png", "-o", tmp_path / "out/", "--report", report
+    )
+    assert result.exit_code == 0, result.output
+    entries = {os.path.basename(e["input"]): e for e in json.loads(report.read_text())["images"]}
+    assert entries["clean.png"]["level"] < 5 and entries["clean.png"]["strength"] < 1
+    assert psnr(np.asarray(Image.open(tmp_path / "out" / "clean.png")), clean) >= 42
+    assert abs(entries["noisy.png"]["level"] - 15) < 2 and entries["noisy.png"]["strength"] == 1
+    assert psnr(np.asarray(Image.open(tmp_path / "out" / "noisy.png")), clean) > psnr(noisy, clean) + 6
+
+
+def test_a_given_level_below_the_range_fades_the_correction(small_png, tmp_path):
+    report = tmp_path / "r.json"
+    result = enhance("restore", "--level", "2", small_png, "-o", tmp_path / "o.png", "--report", report)
+    assert result.exit_code == 0 and "applying 40%" in result.stderr
+    assert json.loads(report.read_text())["images"][0]["strength"] == pytest.approx(0.4)
+
+
+# --- image bytes never go to a terminal -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output", [[], ["-o", "-"]])
+def test_image_bytes_are_not_written_to_a_terminal(small_png, output):
+    leader, follower = pty.openpty()
+    try:
+        with open(small_png, "rb") as stdin:
+            process = subprocess.run(
+                [sys.executable, "-m", "enhance_cli", "restore", "--level", "25", "-", *output],
+                stdin=stdin,
+                stdout=follower,
+                stderr=subprocess.PIPE,
+                cwd=ROOT,
+                timeout=120,
+            )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert process.returncode == 2
+    assert b"terminal" in process.stderr
+
+
+# --- SIGTERM removes temporary files, as Ctrl-C does ------------------------------------------------------------
+
+
+def test_sigterm_while_writing_leaves_no_temporary_file(small_png, tmp_path, monkeypatch):
+    import enhance_cli.imageio
+
+    def terminated(_descriptor):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(enhance_cli.imageio.os, "fsync", terminated)
+    (tmp_path / "out").mkdir()
+    result = enhance("restore", "--level", "25", small_png, "-o", tmp_path / "out" / "a.png", "-q")
+    assert result.exit_code == 143
+    assert os.listdir(tmp_path / "out") == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+# --- the report: set-up apart from the images, every FLOP counted -------------------------------------------------
+
+
+def test_setup_is_reported_apart_and_flops_include_the_estimator(tmp_path, patch_pixels):
+    Image.fromarray(patch_pixels).save(tmp_path / "one.png")
+    Image.fromarray(patch_pixels).save(tmp_path / "two.png")
+    given, auto = tmp_path / "given.json", tmp_path / "auto.json"
+    inputs = [tmp_path / "one.png", tmp_path / "two.png"]
+    assert enhance("restore", "--level", "25", *inputs, "-o", tmp_path / "g/", "--report", given).exit_code == 0
+    assert enhance("restore", *inputs, "-o", tmp_path / "a/", "--report", auto).exit_code == 0
+    document = json.loads(auto.read_text())
+    first, second = document["images"]
+    assert document["setup_seconds"] > 0
+    assert first["seconds"]["infer"] < 3 * second["seconds"]["infer"] + 0.3  # the first pays no set-up
+    assert first["flops"] > json.loads(given.read_text())["images"][0]["flops"]
+
+
+def test_sr_flops_include_the_bicubic_upscale(small_png, tmp_path):
+    from enhance_cli.registry import find_card
+
+    report = tmp_path / "r.json"
+    assert enhance("sr", "--scale", "2", small_png, "-o", tmp_path / "o.png", "--report", report, "-q").exit_code == 0
+    entry = json.loads(report.read_text())["images"][0]
+    network = find_card("hyperres-sr").flops_per_pixel * entry["width"] * entry["height"]
+    assert entry["flops"] >= network + 8 * 3 * entry["width"] * entry["height"]
+
+
+# --- --quality means the output's quality in every command ------------------------------------------------------
+
+
+def test_quality_is_the_output_quality_in_every_command(tmp_path, patch_pixels):
+    Image.fromarray(patch_pixels).save(tmp_path / "old.jpg", quality=30)
+    for command in (["dejpeg"], ["restore", "--level", "25"], ["sr", "--scale", "2"]):
+        out = tmp_path / f"{command[0]}.jpg"
+        result = enhance(*command, tmp_path / "old.jpg", "-o", out, "--quality", "50", "-q")
+        assert result.exit_code == 0, result.output
+        with Image.open(out) as written:
+            assert quality_from_tables(written.quantization).quality == 50
+    report = tmp_path / "r.json"
+    assert (
+        enhance("dejpeg", "--level", "20", tmp_path / "old.jpg", "-o", tmp_path / "l.png", "--report", report).exit_code
+        == 0
+    )
+    assert json.loads(report.read_text())["images"][0]["level"] == 20
+
+
+# --- broken weights: one line, and only the models a run needs ---------------------------------------------------
+
+
+def test_a_tampered_estimator_blocks_only_the_runs_that_need_it(tmp_path, small_png):
+    from enhance_cli.registry import weights_dir
+
+    weights = tmp_path / "weights"
+    shutil.copytree(weights_dir(), weights)
+    tampered = weights / "sigma-estimator.safetensors"
+    data = bytearray(tampered.read_bytes())
+    data[-1] ^= 0xFF
+    tampered.write_bytes(bytes(data))
+    env = {"ENHANCE_WEIGHTS": str(weights)}
+    given = enhance("restore", "--level", "25", small_png, "-o", tmp_path / "given.png", "-q", env=env)
+    assert given.exit_code == 0, given.output
+    auto = enhance("restore", small_png, "-o", tmp_path / "auto.png", "-q", env=env)
+    assert auto.exit_code == 1 and not (tmp_path / "auto.png").exists()
+    [line] = auto.stderr.strip().splitlines()
+    assert "sigma-estimator.safetensors" in line and "sha256" in line and "Traceback" not in auto.output
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_plain_line(small_png, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    result = enhance("restore", "--level", "25", small_png, "-o", tmp_path / "afile" / "sub" / "out.png", "-q")
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {tmp_path / 'afile' / 'sub' / 'out.png'}: cannot create its folder")
+    assert "Errno" not in line and "'" not in line
