@@ -11,7 +11,8 @@ from pathlib import Path
 
 import torch
 
-from enhance_cli.registry import WEIGHTS_DIR, sha256_of
+from enhance_cli.flops import card_flops
+from enhance_cli.registry import WEIGHTS_DIR, build_architecture, sha256_of
 from enhance_cli.training.data import image_files
 from enhance_cli.training.recipes import Recipe
 
@@ -30,6 +31,8 @@ def publish(recipe: Recipe, run_dir: Path, weights_dir: Path = WEIGHTS_DIR) -> P
         "architecture": recipe.architecture,
         "config": recipe.config,
         "sha256": sha256_of(weights),
+        **card_flops(recipe.architecture, recipe.config),
+        **tiling_context(recipe.architecture, recipe.config),
         **recipe.card,
         "training": {
             "command": f"python -m enhance_cli.training {recipe.name} --publish",
@@ -38,7 +41,8 @@ def publish(recipe: Recipe, run_dir: Path, weights_dir: Path = WEIGHTS_DIR) -> P
                 for k, v in dataclasses.asdict(recipe).items()
                 if k not in ("data", "card")
             },
-            "data": {str(p.relative_to(root)): len(image_files(p)) for p in recipe.data},
+            "data": {str(p.relative_to(root)): len(image_files(p, "train")) for p in recipe.data},
+            "validation_held_out": len([f for p in recipe.data for f in image_files(p, "validation")]),
             "steps": summary["steps"],
             "patches_seen": summary["steps"] * recipe.batch * recipe.levels_per_step,
             "wall_seconds": summary["wall_seconds"],
@@ -49,6 +53,7 @@ def publish(recipe: Recipe, run_dir: Path, weights_dir: Path = WEIGHTS_DIR) -> P
         },
         "benchmarks": previous.get("benchmarks", {}),
         "headline": previous.get("headline", ""),
+        "caveats": previous.get("caveats", []),
         "notes": previous.get("notes", ""),
     }
     write_card(card, weights_dir)
@@ -69,6 +74,14 @@ def _previous_stage(recipe: Recipe) -> dict:
             "wall_seconds": summary.get("wall_seconds"),
         }
     }
+
+
+def tiling_context(architecture: str, config: dict) -> dict:
+    """A tiled network's ``receptive_field`` and the ``tile_halo`` it is tiled with (pixels; none for estimators)."""
+    network = build_architecture(architecture, config)
+    if not hasattr(network, "receptive_field"):
+        return {}
+    return {"receptive_field": network.receptive_field, "tile_halo": network.tile_halo}
 
 
 def write_card(card: dict, weights_dir: Path = WEIGHTS_DIR) -> None:
@@ -92,6 +105,17 @@ def render_markdown(card: dict) -> str:
             f"- level: {level['name']} {level['minimum']:g}-{level['maximum']:g} "
             f"(network input {level['name']}/{level['norm_scale']:g})"
         )
+    if card.get("receptive_field"):
+        halo = card.get("tile_halo", card["receptive_field"])
+        lines.append(
+            f"- receptive field: {card['receptive_field']} px (radius in input pixels); tiles run with "
+            f"{halo} px of context" + ("" if halo == card["receptive_field"] else " (see the architecture's tile_halo)")
+        )
+    if card.get("flops_by_part"):
+        parts = card["flops_by_part"]
+        lines.append(
+            f"- FLOPs per input pixel: {card['flops_per_pixel']:,} (conv {parts['conv']:,}, MLP {parts['mlp']:,})"
+        )
     lines += [
         f"- weights: `{card['name']}.safetensors`, sha256 `{card['sha256']}`",
         "",
@@ -114,6 +138,8 @@ def render_markdown(card: dict) -> str:
     ]
     if card.get("benchmarks"):
         lines += ["## Benchmarks", "", "```json", json.dumps(card["benchmarks"], indent=2), "```", ""]
+    if card.get("caveats"):
+        lines += ["## Caveats", "", *(f"- {caveat}" for caveat in card["caveats"]), ""]
     if card.get("notes"):
         lines += ["## Notes", "", card["notes"], ""]
     return "\n".join(lines)
