@@ -47,3 +47,16 @@ def test_wheel_ships_the_weights_where_an_install_finds_them(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == f"{site / 'enhance_cli' / 'weights'}\n"
     assert {row["name"] for row in json.loads(result.stdout)} == cards
+
+
+def test_missing_shared_data_skips_here_and_fails_under_ci(monkeypatch):
+    import pytest
+
+    from .conftest import REQUIRE_SHARED_DATA, shared_data
+
+    monkeypatch.delenv(REQUIRE_SHARED_DATA, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="needs ../shared/data/no/such/folder"):
+        shared_data("no/such/folder")
+    monkeypatch.setenv(REQUIRE_SHARED_DATA, "1")
+    with pytest.raises(pytest.fail.Exception, match="needs ../shared/data/no/such/folder"):
+        shared_data("no/such/folder")
