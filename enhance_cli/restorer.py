@@ -76,12 +76,14 @@ class Restorer(LoadedModel):
     def __init__(self, card: ModelCard, **options) -> None:
         super().__init__(card, **options)
         self._estimator: BlindEstimator | None = None
+        self._estimator_card: ModelCard | None = None
 
     @property
     def estimator(self) -> BlindEstimator | None:
         """The blind level estimator, loaded (and its weights verified) the first time a run needs it."""
         if self._estimator is None and self.card.estimator:
-            self._estimator = load_model(find_card(self.card.estimator)).to(self.device)
+            self._estimator_card = find_card(self.card.estimator)
+            self._estimator = load_model(self._estimator_card).to(self.device)
         return self._estimator
 
     @classmethod
@@ -153,7 +155,7 @@ class Restorer(LoadedModel):
             raise LevelError(f"model {self.card.name} has no level estimator; give the {self.card.level.name}")
         image = _rgb(picture.pixels)
         estimate = estimator.estimate(image, align=self.task.grid) * self.card.level.norm_scale
-        flops = round(find_card(self.card.estimator).flops_per_pixel * estimator.examined_pixels(*image.shape[:2]))
+        flops = round(self._estimator_card.flops_per_pixel * estimator.examined_pixels(*image.shape[:2]))
         return float(estimate), "estimated", flops
 
     def restore(
