@@ -75,9 +75,21 @@ def tile_starts(length: int, tile: int, overlap: int, align: int = 1) -> list[in
     return [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
 
+def even_tile(length: int, tile: int, overlap: int, align: int = 1) -> int:
+    """The side of the fewest tiles of at most ``tile`` that cover ``length`` overlapping by ``overlap``, shrunk
+    to split ``length`` evenly (a multiple of ``align``): an image just over one tile gets two halves, not two
+    tiles that each cover almost all of it."""
+    if tile >= length:
+        return length
+    count = math.ceil((length - overlap) / (tile - overlap))
+    even = -(-(length + (count - 1) * overlap) // count)
+    return min(tile, -(-even // align) * align)
+
+
 def _axis_plan(length: int, tile: int, overlap: int, align: int = 1, halo: int = 0) -> list[AxisTile]:
     size = min(tile, length)
     overlap = min(overlap, size // 2 // align * align)  # tile_starts rounds it up to whole blocks
+    size = even_tile(length, size, -(-overlap // align) * align, align)
     starts = tile_starts(length, size, overlap, align)
     # Each pair of neighbours cross-fades over a ramp centred in their overlap; the ramps are narrowed
     # where tiles crowd, so that no pixel lies in two ramps and the weights sum to exactly 1.

@@ -64,6 +64,15 @@ def test_tiles_cover_the_image_with_at_least_the_overlap():
     assert all(b - a <= 256 - 32 for a, b in zip(starts, starts[1:], strict=False))
 
 
+def test_tiles_split_the_image_evenly():
+    """The fewest tiles that fit, then sized evenly: an image just over one tile gets two halves, not two
+    tiles that each cover nearly all of it."""
+    plan = _axis_plan(1100, 1000, 32)
+    assert [part.size for part in plan] == [566, 566] and plan[1].stop == 1100
+    plan = _axis_plan(1760, 576, 64, align=32)
+    assert len(plan) == 4 and {part.size for part in plan} == {512}
+
+
 def test_every_tile_gets_the_halo_clipped_at_the_border():
     plan = _axis_plan(1000, 256, 32, halo=40)
     assert plan[0].first == 0 and plan[-1].end == 1000
