@@ -114,7 +114,8 @@ class Developer(LoadedModel):
         by_part = {part: round(value * processed) for part, value in self.flops_per_pixel.items()}
         seconds = time.perf_counter() - started
         details = {"noise_shot": noise[0], "noise_read": noise[1]} if noise else None
-        return Outcome(picture, None, tiles, sum(by_part.values()), seconds, flops_by_part=by_part, details=details)
+        flops = sum(by_part.values())
+        return Outcome(picture, None, tiles, flops, seconds, processed, flops_by_part=by_part, details=details)
 
 
 def _stretch(pixels: np.ndarray, pixel_aspect: float) -> np.ndarray:

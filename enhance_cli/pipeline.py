@@ -39,6 +39,7 @@ class Outcome:
     tiles: int
     flops: int
     seconds: float
+    processed_pixels: int = 0  # what the network processed: tiles with their halos and overlaps
     flops_by_part: dict[str, int] | None = None  # e.g. HyperConvolution's filtering ("conv") vs prediction ("mlp")
     details: dict[str, float] | None = None  # what else the report should record (e.g. an estimated noise model)
 
@@ -169,6 +170,7 @@ class Runner:
                 level=outcome.level,
                 tiles=outcome.tiles,
                 flops=outcome.flops,
+                processed_pixels=outcome.processed_pixels,
                 **({"flops_by_part": outcome.flops_by_part} if outcome.flops_by_part else {}),
                 **(outcome.details or {}),
                 seconds={

@@ -198,7 +198,8 @@ class Restorer(LoadedModel):
             pixels = pixels.mean(axis=2, keepdims=True)
         restored = replace(picture, pixels=pixels)
         flops = round(self.flops_per_pixel * result.processed_pixels) + extra_flops
-        return Outcome(restored, level, result.tiles, flops, time.perf_counter() - started, details=details)
+        seconds = time.perf_counter() - started
+        return Outcome(restored, level, result.tiles, flops, seconds, result.processed_pixels, details=details)
 
 
 def _rgb(pixels: np.ndarray) -> np.ndarray:

@@ -205,6 +205,7 @@ def test_setup_is_reported_apart_and_flops_include_the_estimator(tmp_path, patch
     assert document["setup_seconds"] > 0
     assert first["seconds"]["infer"] < 3 * second["seconds"]["infer"] + 0.3  # the first pays no set-up
     assert first["flops"] > json.loads(given.read_text())["images"][0]["flops"]
+    assert first["processed_pixels"] >= first["width"] * first["height"]  # whole (small) image: no more
 
 
 def test_sr_flops_include_the_bicubic_upscale(small_png, tmp_path):
