@@ -393,7 +393,7 @@ def isp(
     overwrite: Overwrite = False,
     recursive: Recursive = False,
     tile: Tile = None,
-    tile_overlap: TileOverlap = 64,
+    tile_overlap: TileOverlap = 32,
     model: Annotated[
         str | None,
         typer.Option(

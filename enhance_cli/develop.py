@@ -23,7 +23,7 @@ from enhance_cli.restorer import LoadedModel
 from enhance_cli.tiling import automatic_tile, run_tiled
 
 TONES = ("standard", "neutral")
-DEFAULT_OVERLAP = 64
+DEFAULT_OVERLAP = 32  # one HyperConvolution cell: the halo gives tiles their context, the overlap only cross-fades
 STANDARD_CONTRAST = 0.4  # share of a smoothstep S-curve blended into the sRGB values
 
 
