@@ -20,10 +20,9 @@ from enhance_cli.raw_noise import estimate_raw_noise, noise_std_map
 from enhance_cli.rawio import RawImage, apply_orientation, srgb_encode, to_rggb
 from enhance_cli.registry import ModelCard, find_card
 from enhance_cli.restorer import LoadedModel
-from enhance_cli.tiling import automatic_tile, run_tiled
+from enhance_cli.tiling import run_tiled
 
 TONES = ("standard", "neutral")
-DEFAULT_OVERLAP = 32  # one HyperConvolution cell: the halo gives tiles their context, the overlap only cross-fades
 STANDARD_CONTRAST = 0.4  # share of a smoothstep S-curve blended into the sRGB values
 
 
@@ -58,10 +57,10 @@ def _site_gains(raw: RawImage, shape: tuple[int, int]) -> np.ndarray:
 class Developer(LoadedModel):
     """A loaded ISP model, ready to develop RAW files."""
 
-    def __init__(self, card: ModelCard, tile_overlap: int = DEFAULT_OVERLAP, **options) -> None:
+    def __init__(self, card: ModelCard, **options) -> None:
         if card.task != "isp":
             raise ValueError(f"model {card.name!r} is for task {card.task!r}, not isp")
-        super().__init__(card, tile_overlap=tile_overlap, **options)
+        super().__init__(card, **options)
 
     @classmethod
     def for_model(cls, model: str | None = None, **options) -> Developer:
@@ -90,16 +89,12 @@ class Developer(LoadedModel):
         mosaic = np.stack(planes, axis=-1)
         del planes, gains
         height, width = raw.mosaic.shape
-        align = self.model.scale_multiple
-        tile = self.tile
-        if tile is None:
-            bytes_per_pixel = self.model.working_bytes_per_pixel
-            tile = automatic_tile(*mosaic.shape[:2], bytes_per_pixel, self.memory_budget, align, self.tile_halo)
+        tile = self.tile_for(*mosaic.shape[:2])
 
         def network(batch: torch.Tensor) -> torch.Tensor:
             return self.model(batch.to(self.device)).float().cpu()
 
-        result = run_tiled(network, mosaic, tile, self.tile_overlap, progress, align, self.tile_halo)
+        result = run_tiled(network, mosaic, tile, self.tile_overlap, progress, self.tile_align, self.tile_halo)
         camera = result.image[top : top + height, left : left + width]
         tiles, processed = result.tiles, result.processed_pixels
         del mosaic, result

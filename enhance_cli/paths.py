@@ -125,19 +125,20 @@ def _with_problems(jobs: list[Job]) -> list[Job]:
     """Mark the jobs that must fail before any work: a missing input, an output that is the input itself,
     or an output that another input of the run would also write (all of them fail: none can be trusted,
     and a later run must not mistake one input's result for another's)."""
+    keys = [None if job.output == STDIO else _key(job.output) for job in jobs]  # each path resolved once
     claims: dict[str, list[Job]] = {}
-    for job in jobs:
-        if job.output != STDIO:
-            claims.setdefault(_key(job.output), []).append(job)
+    for job, key in zip(jobs, keys, strict=True):
+        if key is not None:
+            claims.setdefault(key, []).append(job)
     planned = []
-    for job in jobs:
+    for job, key in zip(jobs, keys, strict=True):
         problem = None
         if job.source != STDIO and not Path(job.source).exists():
             problem = "no such file or directory"
-        elif job.source != STDIO and job.output != STDIO and _key(job.source) == _key(job.output):
+        elif job.source != STDIO and key is not None and _key(job.source) == key:
             problem = f"the output {job.output} is the input itself; refusing to overwrite an input"
-        elif job.output != STDIO and len(claims[_key(job.output)]) > 1:
-            others = ", ".join(other.source for other in claims[_key(job.output)] if other is not job)
+        elif key is not None and len(claims[key]) > 1:
+            others = ", ".join(other.source for other in claims[key] if other is not job)
             problem = f"{others} would write the same output {job.output}; rename one or run them separately"
         planned.append(replace(job, problem=problem) if problem else job)
     return planned

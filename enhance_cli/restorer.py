@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from enhance_cli.models.level_estimator import BlindEstimator
 
 DEFAULT_MEMORY_BUDGET = 512 << 20  # bytes of network working set per tile; larger tiles gain no speed
-DEFAULT_OVERLAP = 32
+DEFAULT_OVERLAP = 32  # the halo gives tiles their context; the overlap only cross-fades (one HC cell for isp)
 
 
 class LevelError(ValueError):
@@ -68,6 +68,13 @@ class LoadedModel:
         self.tile_overlap = tile_overlap
         self.memory_budget = memory_budget
         self.params = parameter_count(self.model)
+
+    def tile_for(self, height: int, width: int) -> int:
+        """The tile side for an image of this size: the one asked for, else the largest the budget allows."""
+        if self.tile is not None:
+            return self.tile
+        bytes_per_pixel = self.model.working_bytes_per_pixel
+        return automatic_tile(height, width, bytes_per_pixel, self.memory_budget, self.tile_align, self.tile_halo)
 
 
 class Restorer(LoadedModel):
@@ -182,10 +189,7 @@ class Restorer(LoadedModel):
         self.model.set_level(self.card.level.normalise(self.network_level(level)))
         rgb = _rgb(picture.pixels)
         height, width = rgb.shape[:2]
-        tile = self.tile
-        if tile is None:
-            bytes_per_pixel = self.model.working_bytes_per_pixel
-            tile = automatic_tile(height, width, bytes_per_pixel, self.memory_budget, self.tile_align, self.tile_halo)
+        tile = self.tile_for(height, width)
 
         def network(batch: torch.Tensor) -> torch.Tensor:
             return self.model(batch.to(self.device)).clamp_(0, 1).cpu()

@@ -147,12 +147,10 @@ class IspUNet(RestorationModel):
 
     @property
     def tile_halo(self) -> int:
-        """Less than the receptive field when HyperConvolution makes it large: beyond ``HC_TILE_HALO`` pixels
-        the input reaches an output only through cell means of cell means, and tiled results matched the whole
-        image's within 0.002/255 on the sample RAW, while the full field would multiply the work of a default
-        tile up to 8 times (``tests/test_tiling.py`` holds the bound)."""
-        if not any(isinstance(block.spatial, HyperConv2d) for block in self.modules() if isinstance(block, Block)):
-            return self.receptive_field
+        """At most ``HC_TILE_HALO``, which only HyperConvolution's field exceeds: beyond it the input reaches an
+        output only through cell means of cell means, and tiled results matched the whole image's within
+        0.002/255 on the sample RAW, while the full field would multiply the work of a default tile up to 8
+        times (``tests/test_tiling.py`` holds the bound)."""
         return min(self.receptive_field, HC_TILE_HALO)
 
 
