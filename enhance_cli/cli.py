@@ -89,11 +89,45 @@ Tile = Annotated[
     int | None,
     typer.Option(
         min=0,
-        help="Tile size in pixels; 0 = whole image. Default: sized to a 512 MiB working set.",
+        help="Largest tile side in pixels; 0 = whole image. Default: tiles of the size that runs fastest (about "
+        "0.5 MP for the HyperRes models, 1 MP for isp), as few as split the image evenly.",
         show_default=False,
     ),
 ]
-TileOverlap = Annotated[int, typer.Option(min=0, help="Overlap between tiles in pixels, blended smoothly.")]
+TileOverlap = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        help="Overlap between tiles in pixels, cross-faded; rounded up to the model's grid. Default: 0 where each "
+        "tile's halo covers the network's receptive field (tiles then match the whole image), else 8.",
+        show_default=False,
+    ),
+]
+
+
+def parse_memory(text: str | None) -> int | None:
+    """``512M``, ``2G`` or a plain number of MiB, as bytes."""
+    if text is None:
+        return None
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = (text[:-1], text[-1].upper()) if text[-1:].upper() in units else (text, "M")
+    try:
+        value = float(number)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a size like 512M or 2G") from None
+    if value <= 0:
+        raise typer.BadParameter("must be more than 0")
+    return int(value * units[unit])
+
+
+Memory = Annotated[
+    str | None,
+    typer.Option(
+        help="The network's working memory per tile, e.g. 100M or 1G; tiles are sized to fit. Default: the "
+        "fastest tiles, about 200 MiB (HyperRes) or 400 MiB (isp). The image itself takes memory beside it.",
+        show_default=False,
+    ),
+]
 Model = Annotated[
     str | None, typer.Option(help="Model name from `enhance models`. Default: the task's default.", show_default=False)
 ]
@@ -162,7 +196,8 @@ def restore(
     overwrite: Overwrite = False,
     recursive: Recursive = False,
     tile: Tile = None,
-    tile_overlap: TileOverlap = 32,
+    tile_overlap: TileOverlap = None,
+    memory: Memory = None,
     model: Model = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
@@ -194,6 +229,7 @@ def restore(
         recursive,
         tile,
         tile_overlap,
+        parse_memory(memory),
         model,
         device,
         threads,
@@ -222,7 +258,8 @@ def dejpeg(
     overwrite: Overwrite = False,
     recursive: Recursive = False,
     tile: Tile = None,
-    tile_overlap: TileOverlap = 32,
+    tile_overlap: TileOverlap = None,
+    memory: Memory = None,
     model: Model = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
@@ -254,6 +291,7 @@ def dejpeg(
         recursive,
         tile,
         tile_overlap,
+        parse_memory(memory),
         model,
         device,
         threads,
@@ -280,7 +318,8 @@ def sr(
     overwrite: Overwrite = False,
     recursive: Recursive = False,
     tile: Tile = None,
-    tile_overlap: TileOverlap = 32,
+    tile_overlap: TileOverlap = None,
+    memory: Memory = None,
     model: Model = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
@@ -309,6 +348,7 @@ def sr(
         recursive,
         tile,
         tile_overlap,
+        parse_memory(memory),
         model,
         device,
         threads,
@@ -327,7 +367,8 @@ def _batch_options(
     overwrite: bool,
     recursive: bool,
     tile: int | None,
-    tile_overlap: int,
+    tile_overlap: int | None,
+    memory: int | None,
     model: str | None,
     device: Device,
     threads: int | None,
@@ -349,6 +390,7 @@ def _batch_options(
         recursive=recursive,
         tile=tile,
         tile_overlap=tile_overlap,
+        memory=memory,
         model=model,
         device=device.value,
         threads=threads,
@@ -393,7 +435,8 @@ def isp(
     overwrite: Overwrite = False,
     recursive: Recursive = False,
     tile: Tile = None,
-    tile_overlap: TileOverlap = 32,
+    tile_overlap: TileOverlap = None,
+    memory: Memory = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -432,6 +475,7 @@ def isp(
         recursive,
         tile,
         tile_overlap,
+        parse_memory(memory),
         model,
         device,
         threads,

@@ -39,6 +39,7 @@ class BatchOptions:
     recursive: bool = False
     tile: int | None = None  # None: from the memory budget; 0: the whole image
     tile_overlap: int | None = None  # None: the model's default
+    memory: int | None = None  # bytes of network working set per tile; None: the fastest tiles decide
     model: str | None = None
     device: str = "auto"
     threads: int | None = None
@@ -47,8 +48,7 @@ class BatchOptions:
     debug: bool = False
 
     def model_options(self) -> dict:
-        overlap = {} if self.tile_overlap is None else {"tile_overlap": self.tile_overlap}
-        return {"device": self.device, "tile": self.tile, **overlap}
+        return {"device": self.device, "tile": self.tile, "tile_overlap": self.tile_overlap, "memory": self.memory}
 
     def run_options(self, command: str, model: str, params: int, setup_seconds: float) -> RunOptions:
         return RunOptions(

@@ -89,12 +89,12 @@ class Developer(LoadedModel):
         mosaic = np.stack(planes, axis=-1)
         del planes, gains
         height, width = raw.mosaic.shape
-        tile = self.tile_for(*mosaic.shape[:2])
+        plan = self.plan_for(*mosaic.shape[:2])
 
         def network(batch: torch.Tensor) -> torch.Tensor:
-            return self.model(batch.to(self.device)).float().cpu()
+            return self.model(self.to_device(batch)).float().cpu()
 
-        result = run_tiled(network, mosaic, tile, self.tile_overlap, progress, self.tile_align, self.tile_halo)
+        result = run_tiled(network, mosaic, plan, progress)
         camera = result.image[top : top + height, left : left + width]
         tiles, processed = result.tiles, result.processed_pixels
         del mosaic, result

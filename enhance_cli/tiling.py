@@ -60,53 +60,53 @@ def check_tile(tile: int | None, align: int = 1) -> None:
         raise ValueError(f"--tile {tile} is below the minimum of {smallest} pixels (or 0 for the whole image)")
 
 
-def tile_starts(length: int, tile: int, overlap: int, align: int = 1) -> list[int]:
-    """Start offsets of tiles of size ``tile`` covering ``length``, neighbours overlapping by ``overlap``.
-
-    With ``align`` > 1 (``length`` and ``tile`` multiples of it) every start is a multiple of ``align``.
-    """
-    if tile >= length:
-        return [0]
-    if align > 1:  # plan in whole blocks of ``align``
-        return [s * align for s in tile_starts(length // align, tile // align, -(-overlap // align))]
-    stride = tile - overlap
-    count = math.ceil((length - tile) / stride) + 1
-    # Spread the tiles evenly so every overlap is at least ``overlap`` wide.
-    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+def tile_count(length: int, tile: int, overlap: int, align: int = 1) -> int:
+    """The fewest tiles of at most ``tile`` that cover ``length``, neighbours overlapping by ``overlap``."""
+    blocks, tile_blocks = length // align, max(1, tile // align)
+    if tile_blocks >= blocks:
+        return 1
+    overlap_blocks = min(-(-overlap // align), tile_blocks // 2)
+    return math.ceil((blocks - overlap_blocks) / (tile_blocks - overlap_blocks))
 
 
-def even_tile(length: int, tile: int, overlap: int, align: int = 1) -> int:
-    """The side of the fewest tiles of at most ``tile`` that cover ``length`` overlapping by ``overlap``, shrunk
-    to split ``length`` evenly (a multiple of ``align``): an image just over one tile gets two halves, not two
-    tiles that each cover almost all of it."""
-    if tile >= length:
-        return length
-    count = math.ceil((length - overlap) / (tile - overlap))
-    even = -(-(length + (count - 1) * overlap) // count)
-    return min(tile, -(-even // align) * align)
+def axis_layout(length: int, count: int, overlap: int, align: int = 1) -> list[tuple[int, int]]:
+    """(start, size) of ``count`` tiles splitting ``length`` evenly, neighbours overlapping by exactly
+    ``overlap`` rounded up to whole ``align`` blocks (less where tiles are too short for it); sizes differ
+    by at most one block, so no tile is larger than the image needs."""
+    blocks = length // align
+    count = max(1, min(count, blocks))
+    if count == 1:
+        return [(0, length)]
+    overlap_blocks = min(-(-overlap // align), blocks // (count + 1))  # at most half a tile
+    base, longer = divmod(blocks + (count - 1) * overlap_blocks, count)
+    layout, start = [], 0
+    for i in range(count):
+        size = base + (i < longer)
+        layout.append((start * align, size * align))
+        start += size - overlap_blocks
+    return layout
 
 
-def _axis_plan(length: int, tile: int, overlap: int, align: int = 1, halo: int = 0) -> list[AxisTile]:
-    size = min(tile, length)
-    overlap = min(overlap, size // 2 // align * align)  # tile_starts rounds it up to whole blocks
-    size = even_tile(length, size, -(-overlap // align) * align, align)
-    starts = tile_starts(length, size, overlap, align)
-    # Each pair of neighbours cross-fades over a ramp centred in their overlap; the ramps are narrowed
-    # where tiles crowd, so that no pixel lies in two ramps and the weights sum to exactly 1.
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    ramp = min([overlap] + gaps + [size - gap for gap in gaps])
-    seams = [(b + a + size) / 2 for a, b in zip(starts, starts[1:], strict=False)]
+def _input_extent(start: int, size: int, length: int, align: int, halo: int) -> tuple[int, int]:
+    """What the network sees of a tile: its pixels plus the halo, clipped at the border, on the grid."""
+    return max(0, (start - halo) // align * align), min(length, -(-(start + size + halo) // align) * align)
+
+
+def _axis_plan(length: int, count: int, overlap: int, align: int = 1, halo: int = 0) -> list[AxisTile]:
+    layout = axis_layout(length, count, overlap, align)
+    # Neighbours cross-fade over their overlap, centred in it; tiles are at least twice the overlap,
+    # so no pixel lies in two ramps and the weights sum to exactly 1.
+    seams = [(b + a + size) / 2 for (a, size), (b, _) in zip(layout, layout[1:], strict=False)]
+    ramp = min([a + size - b for (a, size), (b, _) in zip(layout, layout[1:], strict=False)], default=0)
     plan = []
-    for i, start in enumerate(starts):
+    for i, (start, size) in enumerate(layout):
         centres = np.arange(start, start + size) + 0.5
         weights = np.ones(size, dtype=np.float32)
         if i > 0:
             weights *= _fade_in(centres, seams[i - 1], ramp)
-        if i + 1 < len(starts):
+        if i + 1 < len(layout):
             weights *= 1 - _fade_in(centres, seams[i], ramp)
-        first = max(0, (start - halo) // align * align)
-        end = min(length, -(-(start + size + halo) // align) * align)
-        plan.append(AxisTile(start, size, weights, first, end))
+        plan.append(AxisTile(start, size, weights, *_input_extent(start, size, length, align, halo)))
     return plan
 
 
@@ -115,49 +115,123 @@ def _fade_in(centres: np.ndarray, seam: float, ramp: int) -> np.ndarray:
     return np.clip((centres - seam) / max(ramp, 1) + 0.5, 0, 1).astype(np.float32)
 
 
+@dataclass(frozen=True, eq=False)
+class TilePlan:
+    """How an image (padded to ``height`` x ``width``, a multiple of the alignment) is cut into tiles."""
+
+    height: int
+    width: int
+    rows: list[AxisTile]
+    columns: list[AxisTile]
+
+    @property
+    def tiles(self) -> int:
+        return len(self.rows) * len(self.columns)
+
+    @property
+    def processed_pixels(self) -> int:
+        """Pixels fed to the network: halos, overlaps and alignment padding included."""
+        return sum(r.end - r.first for r in self.rows) * sum(c.end - c.first for c in self.columns)
+
+    @property
+    def largest_input(self) -> int:
+        """Pixels in the largest tile the network sees, halo included: what sets the peak memory."""
+        return max(r.end - r.first for r in self.rows) * max(c.end - c.first for c in self.columns)
+
+
+def _padded(length: int, align: int) -> int:
+    return length + -length % align
+
+
+def plan_tiles(height: int, width: int, tile: int, overlap: int = 0, align: int = 1, halo: int = 0) -> TilePlan:
+    """Tiles of at most ``tile`` x ``tile`` (0: the whole image), as few as cover the image, split evenly.
+
+    ``halo``: context on each side of every tile, at least the network's receptive field for results
+    equal to the whole image's. ``align``: see the module's docstring.
+    """
+    height, width = _padded(height, align), _padded(width, align)
+    tile = tile if tile > 0 else max(height, width)
+    rows = _axis_plan(height, tile_count(height, tile, overlap, align), overlap, align, halo)
+    columns = _axis_plan(width, tile_count(width, tile, overlap, align), overlap, align, halo)
+    return TilePlan(height, width, rows, columns)
+
+
+def plan_for_budget(
+    height: int, width: int, budget_pixels: float, overlap: int = 0, align: int = 1, halo: int = 0
+) -> TilePlan:
+    """The plan that feeds the network the fewest pixels while no tile, halo included, exceeds
+    ``budget_pixels``: the tile count per axis first, then tiles that split the image evenly.
+
+    Tiles need not be square: a wide image gets tall tiles, and one row of them needs no halo across.
+    Tiles never go below :func:`minimum_tile`, even if the budget is smaller.
+    """
+    padded_height, padded_width = _padded(height, align), _padded(width, align)
+    if padded_height * padded_width <= budget_pixels:
+        return plan_tiles(height, width, 0, overlap, align, halo)
+    rows = _axis_choices(padded_height, overlap, align, halo)
+    columns = _axis_choices(padded_width, overlap, align, halo)
+    fitting = [(r, c) for r in rows for c in columns if r.largest * c.largest <= budget_pixels]
+    if not fitting:  # the budget is below one minimum tile: the smallest tiles allowed
+        fitting = [(rows[-1], columns[-1])]
+    row, column = min(fitting, key=lambda pair: (pair[0].total * pair[1].total, pair[0].count * pair[1].count))
+    return TilePlan(
+        padded_height,
+        padded_width,
+        _axis_plan(padded_height, row.count, overlap, align, halo),
+        _axis_plan(padded_width, column.count, overlap, align, halo),
+    )
+
+
+@dataclass(frozen=True)
+class _AxisChoice:
+    count: int
+    total: int  # pixels the network sees along this axis, halos included
+    largest: int  # the longest tile input along this axis
+
+
+def _axis_choices(length: int, overlap: int, align: int, halo: int) -> list[_AxisChoice]:
+    """One choice per tile count, from one tile to as many as keep tiles at the minimum side."""
+    choices = []
+    most = max(1, tile_count(length, minimum_tile(align), overlap, align))
+    for count in range(1, most + 1):
+        extents = [
+            _input_extent(start, size, length, align, halo)
+            for start, size in axis_layout(length, count, overlap, align)
+        ]
+        lengths = [end - first for first, end in extents]
+        choices.append(_AxisChoice(count, sum(lengths), max(lengths)))
+    return choices
+
+
 def run_tiled(
     function: TileFunction,
     image: np.ndarray,
-    tile: int,
-    overlap: int,
+    plan: TilePlan,
     progress: Callable[[int, int], None] | None = None,
-    align: int = 1,
-    halo: int = 0,
 ) -> TilingResult:
-    """Apply ``function`` (NCHW -> NCHW, same height and width) to an H x W x C image tile by tile.
-
-    ``tile`` = 0 processes the whole image at once. ``halo``: context on each side of every tile, at
-    least the network's receptive field for results equal to the whole image's. ``align``: see above.
-    """
+    """Apply ``function`` (NCHW -> NCHW, same height and width) to an H x W x C image, tile by tile as ``plan``
+    (from :func:`plan_tiles` or :func:`plan_for_budget` for this image's size) says."""
     height, width, _ = image.shape
-    padded = np.pad(image, ((0, -height % align), (0, -width % align), (0, 0)), mode="reflect")
-    if tile > 0:
-        tile = max(align, tile // align * align)
-    else:
-        tile = max(padded.shape[:2])
-    rows = _axis_plan(padded.shape[0], tile, overlap, align, halo)
-    columns = _axis_plan(padded.shape[1], tile, overlap, align, halo)
-    total = len(rows) * len(columns)
-    if total == 1:
+    padded = np.pad(image, ((0, plan.height - height), (0, plan.width - width), (0, 0)), mode="reflect")
+    if plan.tiles == 1:
         output = _apply(function, padded)
         if progress:
             progress(1, 1)
-        return TilingResult(output[:height, :width], 1, padded.shape[0] * padded.shape[1])
+        return TilingResult(output[:height, :width], 1, plan.processed_pixels)
 
     output: np.ndarray | None = None
-    processed = done = 0
-    for row in rows:
-        for column in columns:
+    done = 0
+    for row in plan.rows:
+        for column in plan.columns:
             restored = _apply(function, padded[row.first : row.end, column.first : column.end])
-            processed += (row.end - row.first) * (column.end - column.first)
             if output is None:
                 output = np.zeros((*padded.shape[:2], restored.shape[2]), dtype=np.float32)
             weights = row.weights[:, None, None] * column.weights[None, :, None]
             output[row.start : row.stop, column.start : column.stop] += _without_halo(restored, row, column) * weights
             done += 1
             if progress:
-                progress(done, total)
-    return TilingResult(output[:height, :width], total, processed)
+                progress(done, plan.tiles)
+    return TilingResult(output[:height, :width], plan.tiles, plan.processed_pixels)
 
 
 def _without_halo(restored: np.ndarray, row: AxisTile, column: AxisTile) -> np.ndarray:
@@ -166,23 +240,8 @@ def _without_halo(restored: np.ndarray, row: AxisTile, column: AxisTile) -> np.n
 
 
 def _apply(function: TileFunction, region: np.ndarray) -> np.ndarray:
-    batch = torch.from_numpy(np.ascontiguousarray(region.transpose(2, 0, 1)))[None]
+    # An NCHW view of the H x W x C pixels: channels-last already, so a channels-last network copies nothing.
+    batch = torch.from_numpy(np.ascontiguousarray(region))[None].permute(0, 3, 1, 2)
     with torch.inference_mode():
         result = function(batch)
     return result[0].permute(1, 2, 0).numpy()
-
-
-def automatic_tile(
-    height: int, width: int, bytes_per_pixel: float, budget_bytes: int, multiple: int = 16, halo: int = 0
-) -> int:
-    """The largest square tile whose working set, halo included, fits ``budget_bytes`` (0: the whole image fits).
-
-    ``multiple``: tile sides are multiples of it (a multiple of the tiling's ``align``). Never below
-    :func:`minimum_tile`, even if the budget is smaller.
-    """
-    if height * width * bytes_per_pixel <= budget_bytes:
-        return 0
-    side = int(math.sqrt(budget_bytes / bytes_per_pixel))
-    # run_tiled rounds each halo out to the alignment; rounding it to ``multiple`` keeps within that.
-    tile = (side - 2 * -(-halo // multiple) * multiple) // multiple * multiple
-    return max(minimum_tile(multiple), tile)

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from enhance_cli.flops import flop_breakdown, parameter_count
 from enhance_cli.models.isp_unet import IspUNet
 from enhance_cli.nn import HyperConv2d
-from enhance_cli.tiling import run_tiled
+from enhance_cli.tiling import plan_tiles, run_tiled
 
 
 def _randomised(layer: HyperConv2d, scale: float = 0.05) -> HyperConv2d:
@@ -92,8 +92,8 @@ def test_tiles_aligned_to_the_cell_grid_match_the_whole_image():
     def network(batch):
         return model(batch)
 
-    whole = run_tiled(network, mosaic, 0, 0, align=model.scale_multiple).image
-    tiled = run_tiled(network, mosaic, 128, 64, align=model.scale_multiple)
+    whole = run_tiled(network, mosaic, plan_tiles(192, 256, 0, 0, model.scale_multiple)).image
+    tiled = run_tiled(network, mosaic, plan_tiles(192, 256, 128, 64, model.scale_multiple))
     assert tiled.tiles > 1
     assert abs(tiled.image - whole).max() < 0.02
 

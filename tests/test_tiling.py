@@ -21,8 +21,8 @@ from enhance_cli.imageio import Picture, read_image
 from enhance_cli.nn import Footprint
 from enhance_cli.rawio import read_raw
 from enhance_cli.registry import WEIGHTS_DIR, build_architecture, find_card, load_model
-from enhance_cli.restorer import Restorer
-from enhance_cli.tiling import _axis_plan, automatic_tile, check_tile, run_tiled, tile_starts
+from enhance_cli.restorer import LoadedModel, Restorer
+from enhance_cli.tiling import _axis_plan, axis_layout, check_tile, plan_for_budget, plan_tiles, run_tiled, tile_count
 from tests.conftest import ROOT
 
 SAMPLE_RAW = ROOT / "samples" / "colorchart.dng"
@@ -33,6 +33,11 @@ TOLERANCE = 1e-4
 # --- the plan ----------------------------------------------------------------------------------------
 
 
+def axis_plan(length: int, tile: int, overlap: int, align: int = 1, halo: int = 0):
+    """One axis of :func:`plan_tiles`: the fewest tiles of at most ``tile``."""
+    return _axis_plan(length, tile_count(length, tile, overlap, align), overlap, align, halo)
+
+
 @pytest.mark.parametrize(
     "length,tile,overlap,align",
     [(100, 40, 16, 1), (1000, 256, 32, 1), (257, 64, 32, 1), (64, 64, 32, 1), (300, 299, 32, 1), (129, 64, 0, 1)]
@@ -40,7 +45,7 @@ TOLERANCE = 1e-4
 )
 def test_blend_weights_sum_to_one(length, tile, overlap, align):
     total = np.zeros(length, np.float32)
-    for part in _axis_plan(length, tile, overlap, align, halo=40):
+    for part in axis_plan(length, tile, overlap, align, halo=40):
         total[part.start : part.stop] += part.weights
     np.testing.assert_allclose(total, 1.0, atol=1e-6)
 
@@ -52,29 +57,29 @@ def test_blend_weights_sum_to_one_for_any_plan():
         length = int(rng.integers(1, 40)) * align
         tile = max(align, int(rng.integers(1, 400)) // align * align)
         total = np.zeros(length, np.float32)
-        for part in _axis_plan(length, tile, int(rng.integers(0, 200)), align, halo=int(rng.integers(0, 300))):
+        for part in axis_plan(length, tile, int(rng.integers(0, 200)), align, halo=int(rng.integers(0, 300))):
             total[part.start : part.stop] += part.weights
             assert part.first % align == part.start % align == part.end % align == 0
         np.testing.assert_allclose(total, 1.0, atol=1e-6)
 
 
-def test_tiles_cover_the_image_with_at_least_the_overlap():
-    starts = tile_starts(1000, 256, 32)
-    assert starts[0] == 0 and starts[-1] + 256 == 1000
-    assert all(b - a <= 256 - 32 for a, b in zip(starts, starts[1:], strict=False))
+def test_tiles_cover_the_image_overlapping_by_exactly_the_overlap():
+    layout = axis_layout(1000, tile_count(1000, 256, 32), 32)
+    assert layout[0][0] == 0 and sum(layout[-1]) == 1000 and max(size for _, size in layout) <= 256
+    assert all(a + size - b == 32 for (a, size), (b, _) in zip(layout, layout[1:], strict=False))
 
 
 def test_tiles_split_the_image_evenly():
     """The fewest tiles that fit, then sized evenly: an image just over one tile gets two halves, not two
     tiles that each cover nearly all of it."""
-    plan = _axis_plan(1100, 1000, 32)
+    plan = axis_plan(1100, 1000, 32)
     assert [part.size for part in plan] == [566, 566] and plan[1].stop == 1100
-    plan = _axis_plan(1760, 576, 64, align=32)
-    assert len(plan) == 4 and {part.size for part in plan} == {512}
+    plan = axis_plan(1760, 576, 64, align=32)  # 55 cells + 3 overlaps of 2 cells, in 4 tiles
+    assert [part.size for part in plan] == [512, 480, 480, 480] and plan[-1].stop == 1760
 
 
 def test_every_tile_gets_the_halo_clipped_at_the_border():
-    plan = _axis_plan(1000, 256, 32, halo=40)
+    plan = axis_plan(1000, 256, 32, halo=40)
     assert plan[0].first == 0 and plan[-1].end == 1000
     for part in plan:
         assert part.first == max(0, part.start - 40) and part.end == min(1000, part.stop + 40)
@@ -82,7 +87,7 @@ def test_every_tile_gets_the_halo_clipped_at_the_border():
 
 def test_tile_extents_stay_on_the_cell_grid():
     """Halo included, every extent starts and ends on the alignment (isp: its 32-pixel HyperConvolution cells)."""
-    plan = _axis_plan(1024, 128, 32, align=32, halo=285)
+    plan = axis_plan(1024, 128, 32, align=32, halo=285)
     assert len(plan) > 4
     for part in plan:
         assert part.first % 32 == part.start % 32 == part.end % 32 == 0
@@ -97,10 +102,11 @@ def box_blur(radius: int):
 def test_a_halo_of_the_receptive_field_is_exactly_enough():
     image = np.random.default_rng(0).random((144, 192, 3), dtype=np.float32)
     whole = box_blur(5)(torch.from_numpy(image.transpose(2, 0, 1))[None])[0].numpy().transpose(1, 2, 0)
-    enough = run_tiled(box_blur(5), image, 48, 0, halo=5)  # tiles that abut: only the halo gives context
+    # Tiles that abut: only the halo gives context.
+    enough = run_tiled(box_blur(5), image, plan_tiles(*image.shape[:2], 48, 0, halo=5))
     assert enough.tiles == 12
     np.testing.assert_allclose(enough.image, whole, atol=1e-6)
-    short = run_tiled(box_blur(5), image, 48, 0, halo=4)
+    short = run_tiled(box_blur(5), image, plan_tiles(*image.shape[:2], 48, 0, halo=4))
     assert np.abs(short.image - whole).max() > 1e-3
 
 
@@ -111,25 +117,81 @@ def test_processed_pixels_count_what_the_network_saw():
         seen.append(batch.shape[-2] * batch.shape[-1])
         return batch
 
-    result = run_tiled(record, np.zeros((123, 201, 3), np.float32), 64, 16, align=2, halo=20)
+    image = np.zeros((123, 201, 3), np.float32)
+    result = run_tiled(record, image, plan_tiles(123, 201, 64, 16, 2, 20))
     assert result.processed_pixels == sum(seen) > 124 * 202  # halos and overlaps are work too
-    assert run_tiled(record, np.zeros((123, 201, 3), np.float32), 0, 16, align=2, halo=20).processed_pixels == 124 * 202
+    assert run_tiled(record, image, plan_tiles(123, 201, 0, 16, 2, 20)).processed_pixels == 124 * 202
 
 
 def test_pointwise_function_is_unchanged_by_tiling():
     image = np.random.default_rng(0).random((123, 201, 3), dtype=np.float32)
-    result = run_tiled(lambda x: x * 2, image, 48, 16)
+    result = run_tiled(lambda x: x * 2, image, plan_tiles(*image.shape[:2], 48, 16))
     assert result.tiles > 1
     np.testing.assert_allclose(result.image, image * 2, atol=1e-6)
 
 
-def test_automatic_tile_fits_the_budget_with_its_halo():
-    assert automatic_tile(100, 100, 1000, 1 << 30, halo=39) == 0
-    side = automatic_tile(4000, 4000, 1000, 256 << 20, halo=39)
-    assert side > 64 and side % 16 == 0
-    assert (side + 2 * 48) ** 2 * 1000 <= 256 << 20  # the halo rounded out to the 16-pixel alignment
-    assert automatic_tile(4000, 4000, 1000, 256 << 20, 32, halo=285) % 32 == 0
-    assert automatic_tile(4000, 4000, 1000, 1 << 20, halo=39) == 64  # a tiny budget still gets usable tiles
+def test_budget_plan_keeps_every_tile_with_its_halo_within_the_budget():
+    assert plan_for_budget(100, 100, 1e6, 32, halo=39).tiles == 1
+    plan = plan_for_budget(4000, 4000, 400_000, 32, align=16, halo=39)
+    assert plan.tiles > 1 and plan.largest_input <= 400_000
+    assert all(part.start % 16 == part.size % 16 == part.first % 16 == 0 for part in plan.rows + plan.columns)
+    assert plan_for_budget(4000, 4000, 1000, 32, halo=39).rows[0].size == 64  # a tiny budget: the smallest tiles
+
+
+def test_budget_plan_splits_the_image_evenly_into_as_few_tiles_as_fit():
+    plan = plan_for_budget(1024, 1024, 900_000, 32, halo=39)  # just over the budget: halves, not 4 near-copies
+    assert plan.tiles == 2 and plan.processed_pixels <= 1024 * (1024 + 32 + 2 * 39)
+
+
+def test_a_wide_image_gets_one_row_of_tall_tiles():
+    plan = plan_for_budget(600, 3000, 700_000, 32, halo=39)  # one row: no halo across, tiles 600 x ~1100
+    assert (len(plan.rows), len(plan.columns)) == (1, 3)
+    assert plan.largest_input <= 700_000
+
+
+# Image sizes from a thumbnail to a stitched panorama, in the aspect ratios of cameras, phones and scans.
+SWEEP_MEGAPIXELS = [0.1, 0.3, 0.6, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 36, 50, 75, 100]
+SWEEP_ASPECTS = [1, 4 / 3, 3 / 2, 16 / 9, 3, 2 / 3, 9 / 16, 1 / 3]
+TILED_MODELS = ["hyperres-noise", "hyperres-jpeg", "hyperres-sr", "isp", "isp-plain"]
+
+
+@pytest.fixture(scope="module")
+def loaded_models():
+    return {name: LoadedModel(find_card(name=name), device="cpu") for name in TILED_MODELS}
+
+
+@pytest.mark.parametrize("name", TILED_MODELS)
+def test_default_plan_does_at_most_15_percent_more_than_the_halo_needs(loaded_models, name):
+    """Processed pixels / image pixels <= 1.15 plus the halo's unavoidable share: the halos of the same tile
+    count on the model's grid, and the padding to it that a whole-image run needs too."""
+    model = loaded_models[name]
+    halo = -(-model.tile_halo // model.tile_align) * model.tile_align
+    for megapixels in SWEEP_MEGAPIXELS:
+        for aspect in SWEEP_ASPECTS:
+            width = round((megapixels * 1e6 * aspect) ** 0.5)
+            height = round(megapixels * 1e6 / width)
+            plan = model.plan_for(height, width)
+            assert plan.largest_input <= model.model.tile_pixels or plan.tiles == 1
+            pixels = height * width
+            halos = (plan.height + 2 * halo * (len(plan.rows) - 1)) * (plan.width + 2 * halo * (len(plan.columns) - 1))
+            ratio, share = plan.processed_pixels / pixels, halos / pixels - 1
+            assert ratio <= 1.15 + share, (name, height, width, plan.tiles, ratio, share)
+
+
+@pytest.mark.parametrize("name", ["hyperres-noise", "hyperres-jpeg", "hyperres-sr"])
+@pytest.mark.parametrize("size", [(1000, 1000), (866, 1155), (816, 1224), (750, 1333)])
+def test_one_megapixel_costs_at_most_1_2_times_a_small_image(loaded_models, name, size):
+    """FLOPs per pixel at 1 MP within 1.2x of an image processed whole (padded to the model's grid, as tiles are)."""
+    plan = loaded_models[name].plan_for(*size)
+    assert plan.tiles > 1  # past the fast tile size, so this is the tiled path
+    assert plan.processed_pixels / (plan.height * plan.width) <= 1.2, plan.tiles
+
+
+def test_memory_caps_the_tiles(loaded_models):
+    model = loaded_models["hyperres-noise"]
+    capped = LoadedModel(find_card(name="hyperres-noise"), device="cpu", memory=64 << 20)
+    budget = (64 << 20) / model.model.working_bytes_per_pixel
+    assert capped.plan_for(3000, 4000).largest_input <= budget < model.plan_for(3000, 4000).largest_input
 
 
 @pytest.mark.parametrize("tile", [1, 16, 63])
@@ -155,7 +217,7 @@ def test_tile_function_sees_no_gradients():
         seen.append(torch.is_grad_enabled())
         return batch
 
-    run_tiled(record, np.zeros((8, 8, 3), np.float32), 0, 0)
+    run_tiled(record, np.zeros((8, 8, 3), np.float32), plan_tiles(8, 8, 0))
     assert seen == [False]
 
 
@@ -207,6 +269,7 @@ def test_cards_record_the_receptive_field():
             recorded[card["name"]] = card.get("receptive_field")
             assert recorded[card["name"]] == model.receptive_field, card["name"]
             assert card.get("tile_halo") == model.tile_halo, card["name"]
+            assert card.get("tile_pixels") == model.tile_pixels, card["name"]
     assert recorded["isp"] > recorded["isp-plain"] > recorded["hyperres-noise"] > 0
     assert json.loads((WEIGHTS_DIR / "isp.json").read_text())["tile_halo"] < recorded["isp"]  # see IspUNet.tile_halo
 
@@ -275,7 +338,7 @@ def test_isp_models_tiled_match_the_whole_image(raw_crops, name):
 
 def assert_no_structure(error: np.ndarray, tile: int, overlap: int) -> None:
     """The per-column error is no larger at tile seams or at any phase of the 32-pixel cell grid than overall."""
-    plan = _axis_plan(len(error), tile // 32 * 32, overlap, align=32)
+    plan = axis_plan(len(error), tile // 32 * 32, overlap, align=32)
     seams = np.zeros(len(error), bool)
     for before, after in zip(plan, plan[1:], strict=False):
         seams[after.start : before.stop] = True

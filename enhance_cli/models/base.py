@@ -18,8 +18,12 @@ class RestorationModel(nn.Module):
 
     scale_multiple: int = 1
     input_channels: int = 3
-    # Peak bytes of activations per input pixel at inference; sizes automatic tiles.
+    # Peak bytes of activations per input pixel at inference: what ``--memory`` divides by.
     working_bytes_per_pixel: float = 1024.0
+    # The default tile (input pixels, halo included), chosen from measured speed against tile size
+    # (``python benchmarks/tiles.py``). Larger feature maps outgrow glibc's reusable heap (its 32 MiB mmap
+    # threshold): every layer then pays fresh page faults, and a pixel costs 1.3-3x as much.
+    tile_pixels: int = 512 * 512
 
     def restore(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
         raise NotImplementedError

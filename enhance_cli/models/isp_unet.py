@@ -112,8 +112,12 @@ class IspUNet(RestorationModel):
         nn.init.zeros_(self.tail.bias)
         # Mosaic pixels per cell of the coarsest grid: tiles aligned to this see the same cells as the whole image.
         self.scale_multiple = max([8] + [2 * 2**level * cells[level] for level in range(3) if hyper[level]])
-        # Peak activations per mosaic pixel at inference (measured, with margin).
-        self.working_bytes_per_pixel = 24.0 * c0
+        # Peak activations per mosaic pixel at inference: measured 360 at c0 = 32, with margin.
+        self.working_bytes_per_pixel = 12.0 * c0
+        # The whole CLI on 6 MP, 2 threads (benchmarks/tiles.py isp): tiles of 0.41 / 0.74 / 1.09 / 1.6 / 2.8 MP
+        # ran at 6.3 / 5.1 / 4.2 / 4.7 / 6.0 s/MP. Smaller tiles run faster per pixel but carry their
+        # 128-pixel halo on every side; larger ones outgrow the allocator's reusable heap.
+        self.tile_pixels = 1024 * 1024 * 32 // c0
 
     def forward(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
         height, width = x.shape[-2:]

@@ -77,11 +77,16 @@ def _previous_stage(recipe: Recipe) -> dict:
 
 
 def tiling_context(architecture: str, config: dict) -> dict:
-    """A tiled network's ``receptive_field`` and the ``tile_halo`` it is tiled with (pixels; none for estimators)."""
+    """A tiled network's ``receptive_field``, the ``tile_halo`` it is tiled with (pixels) and its default tile
+    size in input pixels, halo included (none for estimators)."""
     network = build_architecture(architecture, config)
     if not hasattr(network, "receptive_field"):
         return {}
-    return {"receptive_field": network.receptive_field, "tile_halo": network.tile_halo}
+    return {
+        "receptive_field": network.receptive_field,
+        "tile_halo": network.tile_halo,
+        "tile_pixels": network.tile_pixels,
+    }
 
 
 def write_card(card: dict, weights_dir: Path = WEIGHTS_DIR) -> None:
@@ -109,7 +114,13 @@ def render_markdown(card: dict) -> str:
         halo = card.get("tile_halo", card["receptive_field"])
         lines.append(
             f"- receptive field: {card['receptive_field']} px (radius in input pixels); tiles run with "
-            f"{halo} px of context" + ("" if halo == card["receptive_field"] else " (see the architecture's tile_halo)")
+            f"{halo} px of context"
+            + ("" if halo == card["receptive_field"] else " (see the architecture's tile_halo)")
+            + (
+                f"; default tiles of {card['tile_pixels']:,} input pixels, the fastest"
+                if card.get("tile_pixels")
+                else ""
+            )
         )
     if card.get("flops_by_part"):
         parts = card["flops_by_part"]
