@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, nargs="*", default=[], help="tile sides to try (0: whole image)")
     parser.add_argument("--memory", nargs="*", default=[], help="memory budgets to try, e.g. 512 (MiB) or 2G")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=3, help="rounds over all settings, interleaved; medians")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
     if args.command == "network":
@@ -121,14 +123,24 @@ def main() -> None:
             args.json.write_text(json.dumps({"command": " ".join(sys.argv), "rows": rows}, indent=1) + "\n")
         return
     settings = [["--tile", str(t)] for t in args.tiles] + [["--memory", m] for m in args.memory] or [[]]
-    rows = []
+    runs: list[list[dict]] = [[] for _ in settings]
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         source = test_image(args.command, args.megapixels, folder)
-        run_once(args.command, source, folder, ["--tile", "512"], args.threads)  # warm the file cache
-        for setting in settings:
-            rows.append(run_once(args.command, source, folder, setting, args.threads))
-            print(json.dumps(rows[-1]), flush=True)
+        run_once(args.command, source, folder, settings[0], args.threads)  # warm the file cache
+        # Interleaved rounds: this machine's speed drifts by 10-30% over minutes, which would otherwise
+        # land on whichever setting ran then.
+        for _ in range(args.repeats):
+            for setting, done in zip(settings, runs, strict=True):
+                done.append(run_once(args.command, source, folder, setting, args.threads))
+                print(json.dumps(done[-1]), flush=True)
+    rows = []
+    for done in runs:
+        row = dict(done[0])
+        for key in ("wall_seconds", "wall_seconds_per_megapixel", "peak_rss_mib"):
+            row[key] = statistics.median(run[key] for run in done)
+        rows.append(row)
+        print("median", json.dumps(row))
     if args.json:
         args.json.write_text(json.dumps({"command": " ".join(sys.argv), "rows": rows}, indent=1) + "\n")
     best = min(row["wall_seconds_per_megapixel"] for row in rows)

@@ -114,9 +114,9 @@ def parse_memory(text: str | None) -> int | None:
     try:
         value = float(number)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a size like 512M or 2G") from None
+        raise typer.BadParameter(f"{text!r} is not a size like 100M or 1G", param_hint="--memory") from None
     if value <= 0:
-        raise typer.BadParameter("must be more than 0")
+        raise typer.BadParameter("must be more than 0", param_hint="--memory")
     return int(value * units[unit])
 
 

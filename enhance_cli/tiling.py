@@ -10,6 +10,11 @@ which hides whatever difference remains, e.g. from a network whose field is larg
 ``align``: the image is reflect-padded to a multiple of it, and every tile's extent, halo included,
 starts and ends on a multiple of it, so a network's grid (a Bayer phase, HyperConvolution cells, a JPEG
 block grid) falls on each tile as it falls on the whole image.
+
+A plan fixes the tile count per axis first, then splits the image evenly: sizes differ by at most one
+``align`` block and neighbours overlap by exactly ``overlap``, so no tile is larger than the image needs.
+:func:`plan_tiles` caps the tile side; :func:`plan_for_budget` caps the pixels per tile, halo included,
+and picks the counts that feed the network the fewest pixels.
 """
 
 from __future__ import annotations

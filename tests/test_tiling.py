@@ -210,6 +210,24 @@ def test_cli_refuses_a_tiny_tile_before_touching_any_image(small_png, tmp_path):
     assert not output.exists()
 
 
+@pytest.mark.parametrize("memory", ["0", "-5M", "lots", "2T"])
+def test_cli_refuses_a_memory_that_is_not_a_size(small_png, tmp_path, memory):
+    output = tmp_path / "out.png"
+    arguments = ["restore", str(small_png), "--level", "25", "--memory", memory, "-o", str(output)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 2 and "--memory" in result.stderr
+    assert not output.exists()
+
+
+def test_memory_shrinks_the_tiles_of_a_run(small_png, tmp_path):
+    report = tmp_path / "run.json"
+    arguments = ["restore", str(small_png), "--level", "25", "-o", str(tmp_path / "out.png"), "--report", str(report)]
+    assert CliRunner().invoke(app, arguments).exit_code == 0
+    assert json.loads(report.read_text())["images"][0]["tiles"] == 1
+    assert CliRunner().invoke(app, [*arguments, "--memory", "2M", "--overwrite"]).exit_code == 0
+    assert json.loads(report.read_text())["images"][0]["tiles"] > 1  # 2 MiB: a few thousand pixels per tile
+
+
 def test_tile_function_sees_no_gradients():
     seen = []
 
