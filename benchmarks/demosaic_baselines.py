@@ -53,6 +53,7 @@ values). PSNR is ``enhance_cli.metrics.psnr``.
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 import warnings
@@ -235,6 +236,50 @@ METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     **{f"libraw-{a.lower()}": _libraw_method(a) for a in LIBRAW_ALGORITHMS},
 }
 """Every baseline by name: mosaic -> RGB."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Methods on the sRGB-encoded mosaic (the literature's protocol): interpolation errors in dark regions are
+# no longer blown up by the transfer curve afterwards.
+
+
+def in_srgb(method: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """``method`` run on the sRGB-encoded linear mosaic, its result decoded back to linear."""
+
+    def encoded(mosaic: np.ndarray) -> np.ndarray:
+        return srgb_to_linear(np.clip(method(linear_to_srgb(np.clip(mosaic, 0, 1))), 0, 1))
+
+    return encoded
+
+
+@functools.cache
+def _demosaicnet() -> object:
+    import demosaicnet  # benchmark-only extra: pip install -e ".[bench]"
+
+    return demosaicnet.BayerDemosaick(pretrained=True, pad=True).eval()
+
+
+def demosaicnet_bayer(mosaic: np.ndarray) -> np.ndarray:
+    """Gharbi et al. 2016, the pretrained Bayer network of `pip install demosaicnet` (demosaicks only), on the
+    mosaic as given (wrap it in :func:`in_srgb` for the protocol it was trained under)."""
+    # demosaicnet expects GRBG: one reflected column on the left turns RGGB into it.
+    shifted = np.pad(_check(mosaic), ((0, 0), (1, 1)), mode="reflect")
+    planes = np.zeros((3, *shifted.shape), np.float32)
+    planes[0, 0::2, 1::2] = shifted[0::2, 1::2]  # red
+    planes[1, 0::2, 0::2] = shifted[0::2, 0::2]  # green
+    planes[1, 1::2, 1::2] = shifted[1::2, 1::2]
+    planes[2, 1::2, 0::2] = shifted[1::2, 0::2]  # blue
+    with torch.inference_mode():
+        rgb = _demosaicnet()(torch.from_numpy(planes)[None])[0]
+    return rgb[:, :, 1:-1].permute(1, 2, 0).numpy().astype(np.float32)
+
+
+SRGB_DOMAIN: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "malvar-srgb": in_srgb(malvar),
+    "menon-srgb": in_srgb(menon),
+    "demosaicnet-srgb": in_srgb(demosaicnet_bayer),
+}
+METHODS.update(SRGB_DOMAIN)
 
 
 # --------------------------------------------------------------------------------------------------
