@@ -37,7 +37,7 @@ class BatchOptions:
     quality: int | None = None  # of JPEG/WebP outputs; None: 95
     overwrite: bool = False
     recursive: bool = False
-    tile: int | None = None  # None: from the memory budget; 0: the whole image
+    tile: int | None = None  # largest tile side; None: the model's default tiles (or ``memory``'s); 0: whole image
     tile_overlap: int | None = None  # None: the model's default
     memory: int | None = None  # bytes of network working set per tile; None: the fastest tiles decide
     model: str | None = None
