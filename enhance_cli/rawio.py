@@ -19,8 +19,9 @@ What is faithful to LibRaw, and what is not:
   other formats), old Kodak's tag 37400, LibRaw's table for the camera (rawpy ``rgb_xyz_matrix``, through
   :func:`camera_to_srgb_from_xyz`), else camera RGB as it is. Matrices LibRaw writes straight into
   ``rgb_cam`` from other makers' notes (Leaf and Phase One ROMM matrices) are not reproduced.
-* White balance: the as-shot gains. Where the file has none LibRaw estimates one (grey world); we take
-  the daylight gains instead and say so in :attr:`RawImage.notes`.
+* White balance: the as-shot gains. Where the file has none LibRaw estimates one by grey world; we estimate
+  one by grey edge (:mod:`enhance_cli.white_balance`), falling back to the camera's daylight gains if the
+  image gives no estimate, and say so in :attr:`RawImage.notes`.
 * Geometry: the mosaic is the visible area (LibRaw's ``raw_image_visible``); makers' recommended crops
   (DNG DefaultCrop, Canon's sensor crop) are not applied, as LibRaw does not apply them either. Fuji
   SuperCCD (45-degree rotated) layouts are not detected and would be read as garbage.
@@ -44,6 +45,7 @@ from PIL.TiffImagePlugin import IFDRational
 
 from .colour import camera_to_srgb_from_xyz, linear_to_srgb
 from .imageio import MAX_PIXELS, ORIENTATION, ImageError, describe_os_error, quiet_libraries, upright
+from .white_balance import grey_edge_gains
 
 RAW_SUFFIXES = frozenset(
     {
@@ -96,7 +98,7 @@ class RawImage:
 
     mosaic: np.ndarray  # float32 H x W, black 0 and saturation 1; not clipped (noise dips below 0)
     pattern: str  # CFA of mosaic[:2, :2], row by row: "RGGB", "GRBG", "GBRG" or "BGGR"
-    white_balance: np.ndarray  # (3,) R, G, B gains, smallest 1; to apply before camera_to_srgb
+    white_balance: np.ndarray  # (3,) R, G, B gains, smallest 1; to apply before camera_to_srgb; as-shot or estimated
     camera_to_srgb: np.ndarray  # (3, 3) white-balanced camera RGB -> linear sRGB (LibRaw's rgb_cam)
     orientation: int  # EXIF 1..8: how to turn the mosaic's grid upright (see apply_orientation)
     exif: bytes | None  # as Image.Exif.tobytes() gives, orientation 1; None if nothing was found
@@ -133,7 +135,7 @@ def read_raw(path: Path | str) -> RawImage:
             pattern = "".join(_color_letters(raw)[index] for index in indices.ravel())
             tiff = _tiff_metadata(Path(path))
             mosaic = _normalised_mosaic(raw, indices, name)
-            white_balance = _white_balance(raw, notes)
+            white_balance = _white_balance(raw, mosaic, pattern, notes)
             camera_to_srgb = _camera_to_srgb(raw, tiff, notes)
             exif = _exif(raw, tiff, notes)
             orientation = _FLIP_TO_ORIENTATION[sizes.flip & 7]
@@ -208,16 +210,21 @@ def _normalised_mosaic(raw: rawpy.RawPy, indices: np.ndarray, name: str) -> np.n
     return mosaic
 
 
-def _white_balance(raw: rawpy.RawPy, notes: list[str]) -> np.ndarray:
-    """As-shot R, G, B gains, smallest 1; daylight gains when the camera's are missing."""
+def _white_balance(raw: rawpy.RawPy, mosaic: np.ndarray, pattern: str, notes: list[str]) -> np.ndarray:
+    """As-shot R, G, B gains, smallest 1; estimated from the image when the camera's are missing."""
     coefficients = raw.camera_whitebalance
     gains = _rgb_gains(coefficients)
     if gains is not None and coefficients[3] > 0 and abs(coefficients[3] / coefficients[1] - 1) > 0.01:
         notes.append("the file balances its second green apart from the first; both are balanced as green here")
     if gains is None:
+        # LibRaw marks Canon D30-era "auto" shots with -1: the camera chose from the scene, so we estimate from
+        # it too (LibRaw uses grey world, which one large coloured surface pulls off); daylight if that fails.
+        gains = grey_edge_gains(to_rggb(mosaic, pattern)[0])
+        if gains is not None:
+            notes.append("no as-shot white balance in the file; estimated from the image (grey edge)")
+            return gains
         gains = _rgb_gains(raw.daylight_whitebalance)
-        # LibRaw marks Canon D30-era "auto" shots with -1 and does its own grey-world estimate instead.
-        notes.append("no usable as-shot white balance in the file; using the camera's daylight balance")
+        notes.append("no as-shot white balance in the file and no estimate from the image; using the camera's daylight")
     if gains is None:
         notes.append("no daylight white balance either; using unit gains")
         return np.ones(3)

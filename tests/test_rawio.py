@@ -8,16 +8,19 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import tifffile
+import torch
 from PIL import Image
 
 rawpy = pytest.importorskip("rawpy")
 
+from enhance_cli.colour import srgb_to_linear  # noqa: E402
 from enhance_cli.imageio import ImageError  # noqa: E402
 from enhance_cli.rawio import (  # noqa: E402
     RAW_SUFFIXES,
     RawError,
     RawImage,
     _bayer_indices,
+    _white_balance,
     apply_orientation,
     camera_to_srgb_from_xyz,
     libraw_reference,
@@ -273,7 +276,7 @@ REAL_FILES = {
     "RAW_CANON_D30_SRGB.CRW": (
         "RGGB",
         (1448, 2176),
-        (2.102, 1.0, 1.057),  # daylight: LibRaw marks the as-shot (auto) balance unusable
+        (1.226, 1.0, 1.269),  # grey edge: LibRaw marks the as-shot (auto) balance unusable
         False,
         {271: "Canon", 272: "EOS D30", 306: "2002:11:24 15:11:22", 315: "Marc-Andre Keune"},
         {33434: 0.004957, 33437: 10.95202, 34855: 100, 36867: "2002:11:24 15:11:22", 37386: 100.0},
@@ -361,6 +364,63 @@ def test_real_kodak_matrix_comes_from_its_tag():
     picture = read_raw(RAW_DATA / "RAW_KODAK_DC50.KDC")
     np.testing.assert_allclose(picture.camera_to_srgb[0], [1.8125, -0.3365, -0.476], atol=1e-4)
     assert picture.notes == []
+
+
+@needs_real_files
+def test_real_crw_estimated_balance_is_nearer_the_cameras_than_daylight_and_grey_world():
+    """The D30 CRW has no as-shot balance. Developed with the grey-edge estimate, its colour (linear R/G and B/G
+    of the whole picture) is nearer the camera's own JPEG than with the daylight gains (an orange cast) or
+    with LibRaw's grey world (which the wooden background pulls too blue)."""
+    path = RAW_DATA / "RAW_CANON_D30_SRGB.CRW"
+    picture = read_raw(path)
+    assert "no as-shot white balance in the file; estimated from the image (grey edge)" in picture.notes
+    with rawpy.imread(str(path)) as raw:
+        daylight = np.array(raw.daylight_whitebalance[:3])
+        # LibRaw's own grey world; half size (2x2 cells as pixels) is plenty for channel means.
+        options = {"output_color": rawpy.ColorSpace.sRGB, "gamma": (1, 1), "adjust_maximum_thr": 0.0}
+        grey_world = raw.postprocess(use_auto_wb=True, half_size=True, **options, **LINEAR_DEMOSAIC) / 65535
+    jpeg = np.asarray(Image.open(RAW_DATA / "RAW_CANON_D30_SRGB_camera_embedded.jpg").convert("RGB"))
+    camera = srgb_to_linear(torch.from_numpy(jpeg / 255.0)).numpy()
+
+    def colour(linear_srgb: np.ndarray) -> np.ndarray:
+        red, green, blue = linear_srgb.reshape(-1, 3).mean(axis=0)
+        return np.array([red / green, blue / green])
+
+    def developed(gains: np.ndarray) -> np.ndarray:
+        """Half-size development, as LibRaw's: each 2x2 cell is R, mean G, B; balance, clip, matrix."""
+        mosaic, _ = to_rggb(picture.mosaic, picture.pattern)
+        cells = np.stack([mosaic[0::2, 0::2], (mosaic[0::2, 1::2] + mosaic[1::2, 0::2]) / 2, mosaic[1::2, 1::2]], -1)
+        return np.clip(np.clip(cells * gains, 0, 1) @ picture.camera_to_srgb.T, 0, 1)
+
+    target = colour(camera)
+    distance = {
+        name: np.linalg.norm(np.log(colour(linear) / target))
+        for name, linear in (
+            ("estimate", developed(picture.white_balance)),
+            ("daylight", developed(daylight / daylight.min())),
+            ("grey world", grey_world),
+        )
+    }
+    assert distance["estimate"] < min(distance["daylight"], distance["grey world"]), distance
+
+
+def fake_balance_raw(camera: list[float], daylight: list[float]) -> SimpleNamespace:
+    return SimpleNamespace(camera_whitebalance=camera, daylight_whitebalance=daylight)
+
+
+def test_white_balance_as_shot_is_kept():
+    notes = []
+    gains = _white_balance(fake_balance_raw([2.0, 1.0, 1.5, 1.0], [3.0, 1.0, 1.2, 1.0]), None, "RGGB", notes)
+    np.testing.assert_allclose(gains, [2.0, 1.0, 1.5])
+    assert notes == []
+
+
+def test_white_balance_without_as_shot_falls_back_to_daylight_when_the_image_gives_no_estimate():
+    notes = []
+    flat = np.full((64, 96), 0.3, np.float32)
+    gains = _white_balance(fake_balance_raw([-1.0, -1.0, -1.0, -1.0], [3.0, 1.5, 1.8, 1.5]), flat, "GRBG", notes)
+    np.testing.assert_allclose(gains, [2.0, 1.0, 1.2])
+    assert notes == ["no as-shot white balance in the file and no estimate from the image; using the camera's daylight"]
 
 
 def test_real_truncated_dng(tmp_path):
