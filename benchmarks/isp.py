@@ -39,9 +39,10 @@ from enhance_cli.develop import Developer  # noqa: E402
 from enhance_cli.metrics import psnr  # noqa: E402
 from enhance_cli.models.dncnn import fused_dncnn  # noqa: E402
 from enhance_cli.rawio import RawImage, libraw_reference, read_raw  # noqa: E402
-from enhance_cli.registry import WEIGHTS_DIR  # noqa: E402
+from enhance_cli.registry import WEIGHTS_DIR, ModelCard, sha256_of  # noqa: E402
 from enhance_cli.training.data import image_files  # noqa: E402
 from enhance_cli.training.publish import write_card  # noqa: E402
+from enhance_cli.training.recipes import RECIPES  # noqa: E402
 from enhance_cli.training.unprocess import read_noise_variance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +66,10 @@ BASELINES = (
     "malvar-srgb",
     "menon-srgb",
 )
+PROTOCOL = (
+    f"linear-light RGGB mosaic of the 8-bit sRGB image; noisy: variance {SHOT:g} x signal + {READ:.3g}; "
+    f"RGB PSNR after the sRGB curve, {BORDER}px border ignored"
+)
 # Learned peers, where their benchmark-only package installs (`pip install -e ".[bench]"`).
 LEARNED = ("demosaicnet-srgb",) if importlib.util.find_spec("demosaicnet") else ()
 
@@ -80,6 +85,35 @@ def noisy(mosaic: np.ndarray, seed: int) -> np.ndarray:
     return (mosaic + std * rng.standard_normal(mosaic.shape)).astype(np.float32)
 
 
+def score(developers: dict[str, Developer], methods: tuple[str, ...], paths: list[Path], condition: str) -> dict:
+    """Mean PSNR and time of our ``developers`` and the baseline ``methods`` on ``paths``, clean or noisy."""
+    scores: dict[str, list[float]] = {name: [] for name in (*developers, *methods)}
+    seconds: dict[str, list[float]] = {name: [] for name in scores}
+    megapixels = 0.0
+    for index, path in enumerate(paths):
+        srgb = baselines.read_srgb(path)
+        megapixels += srgb.shape[0] * srgb.shape[1] / 1e6
+        mosaic = baselines.mosaic_rggb(baselines.srgb_to_linear(srgb))
+        if condition == "noisy":
+            mosaic = noisy(mosaic, index)
+        for name in scores:
+            started = time.perf_counter()
+            if name in developers:
+                result = developers[name].develop(as_raw(mosaic), "neutral").picture.pixels
+            else:
+                result = baselines.linear_to_srgb(np.clip(baselines.METHODS[name](mosaic), 0, 1))
+            seconds[name].append(time.perf_counter() - started)
+            scores[name].append(psnr(srgb, result, BORDER))
+    return {
+        name: {
+            "psnr": round(float(np.mean(v)), 2),
+            "seconds": round(float(np.mean(seconds[name])), 3),
+            "seconds_per_megapixel": round(float(np.sum(seconds[name])) / megapixels, 3),
+        }
+        for name, v in scores.items()
+    }
+
+
 def quality_benchmark(limit: int | None) -> dict:
     developers = {name: Developer.for_model(name, device="cpu") for name in OURS}
     results: dict = {}
@@ -87,31 +121,7 @@ def quality_benchmark(limit: int | None) -> dict:
         folder = TEST / dataset
         paths = sorted(image_files(folder), key=lambda p: (len(p.stem), p.stem))[:limit]
         for condition in ("clean", "noisy"):
-            scores: dict[str, list[float]] = {name: [] for name in (*OURS, *BASELINES, *LEARNED)}
-            seconds: dict[str, list[float]] = {name: [] for name in scores}
-            megapixels = 0.0
-            for index, path in enumerate(paths):
-                srgb = baselines.read_srgb(path)
-                megapixels += srgb.shape[0] * srgb.shape[1] / 1e6
-                mosaic = baselines.mosaic_rggb(baselines.srgb_to_linear(srgb))
-                if condition == "noisy":
-                    mosaic = noisy(mosaic, index)
-                for name in scores:
-                    started = time.perf_counter()
-                    if name in developers:
-                        result = developers[name].develop(as_raw(mosaic), "neutral").picture.pixels
-                    else:
-                        result = baselines.linear_to_srgb(np.clip(baselines.METHODS[name](mosaic), 0, 1))
-                    seconds[name].append(time.perf_counter() - started)
-                    scores[name].append(psnr(srgb, result, BORDER))
-            row = {
-                name: {
-                    "psnr": round(float(np.mean(v)), 2),
-                    "seconds": round(float(np.mean(seconds[name])), 3),
-                    "seconds_per_megapixel": round(float(np.sum(seconds[name])) / megapixels, 3),
-                }
-                for name, v in scores.items()
-            }
+            row = score(developers, (*BASELINES, *LEARNED), paths, condition)
             best = max(BASELINES, key=lambda n: row[n]["psnr"])
             row["best_classical"] = best
             row["margin_over_best_classical"] = {n: round(row[n]["psnr"] - row[best]["psnr"], 2) for n in OURS}
@@ -120,11 +130,33 @@ def quality_benchmark(limit: int | None) -> dict:
             row["hc_minus_plain"] = round(row["isp"]["psnr"] - row["isp-plain"]["psnr"], 2)
             row["images"] = len(paths)
             results[f"{dataset}/{condition}"] = row
-            print(f"{dataset} {condition}: " + ", ".join(f"{n} {row[n]['psnr']:.2f}" for n in scores))
-    results["protocol"] = (
-        f"linear-light RGGB mosaic of the 8-bit sRGB image; noisy: variance {SHOT:g} x signal + {READ:.3g}; "
-        f"RGB PSNR after the sRGB curve, {BORDER}px border ignored"
-    )
+            print(f"{dataset} {condition}: " + ", ".join(f"{n} {row[n]['psnr']:.2f}" for n in row if "psnr" in row[n]))
+    results["protocol"] = PROTOCOL
+    return results
+
+
+def validation_benchmark(models: list[str], limit: int | None) -> dict:
+    """The protocol of ``quality`` on the validation split held out from the training images (where recipes
+    and checkpoints are chosen). ``models``: registry names, or training runs' weights (``runs/R/R.safetensors``,
+    built from recipe R's config)."""
+    developers = {}
+    for model in models:
+        if model.endswith(".safetensors"):
+            recipe = RECIPES[Path(model).stem]
+            weights = Path(model)
+            card = ModelCard(
+                recipe.name, "isp", recipe.architecture, recipe.config, sha256_of(weights), folder=weights.parent
+            )
+            developers[model] = Developer(card, device="cpu")
+        else:
+            developers[model] = Developer.for_model(model, device="cpu")
+    folders = (*RECIPES["isp"].data,)
+    paths = [path for folder in folders for path in image_files(folder, "validation")][:limit]
+    results: dict = {"images": len(paths), "folders": [f.name for f in folders]}
+    for condition in ("clean", "noisy"):
+        results[condition] = score(developers, ("menon-srgb",), paths, condition)
+        print(condition, {name: row["psnr"] for name, row in results[condition].items()})
+    results["protocol"] = PROTOCOL
     return results
 
 
@@ -147,6 +179,46 @@ def real_files_benchmark() -> dict:
         print(path.name, rows[path.name])
     rows["against"] = "LibRaw AHD, same white balance, no auto-brightness, sRGB curve (rawio.libraw_reference)"
     return rows
+
+
+PICTURE = ROOT.parent / "shared" / "data" / "train" / "Wallpapers" / "budgie_023.jpg"  # CC0; validation split
+PICTURE_CROP = (slice(280, 440), slice(330, 570))
+PICTURE_PATH = ROOT / "docs" / "isp-before-after.png"
+
+
+def pictures_benchmark() -> dict:
+    """The README's before/after: LibRaw AHD beside isp on a crop, noise-free and noisy (the protocol of
+    ``quality``), the original above them; each panel enlarged 2x without smoothing."""
+    from PIL import Image, ImageDraw
+
+    developer = Developer.for_model("isp", device="cpu")
+    srgb = baselines.read_srgb(PICTURE)
+    rows, scores = [], {}
+    for condition in ("clean", "noisy"):
+        mosaic = baselines.mosaic_rggb(baselines.srgb_to_linear(srgb))
+        if condition == "noisy":
+            mosaic = noisy(mosaic, 0)
+        libraw = baselines.linear_to_srgb(np.clip(baselines.METHODS["libraw-ahd"](mosaic), 0, 1))
+        ours = developer.develop(as_raw(mosaic), "neutral").picture.pixels
+        row = []
+        for name, image in (("original", srgb), ("LibRaw AHD", libraw), ("isp", ours)):
+            crop = image[PICTURE_CROP]
+            if name != "original":
+                scores[f"{condition}/{name}"] = round(psnr(srgb[PICTURE_CROP], crop, 0), 2)
+            label = name if name == "original" else f"{name}, {condition}: {scores[f'{condition}/{name}']:.2f} dB"
+            panel = Image.fromarray(np.round(np.clip(crop, 0, 1) * 255).astype(np.uint8))
+            panel = panel.resize((panel.width * 2, panel.height * 2), Image.Resampling.NEAREST)
+            ImageDraw.Draw(panel).text((6, 4), label, fill=(255, 255, 255))
+            row.append(np.asarray(panel))
+        rows.append(np.concatenate(row, axis=1))
+    PICTURE_PATH.parent.mkdir(exist_ok=True)
+    Image.fromarray(np.concatenate(rows, axis=0)).save(PICTURE_PATH, optimize=True)
+    return {
+        "image": f"{PICTURE.parent.name}/{PICTURE.name} (CC0), rows {PICTURE_CROP[0].start}-{PICTURE_CROP[0].stop}, "
+        f"columns {PICTURE_CROP[1].start}-{PICTURE_CROP[1].stop}",
+        "written": str(PICTURE_PATH.relative_to(ROOT)),
+        "crop_psnr": scores,
+    }
 
 
 def synthetic_raw(megapixels: float) -> RawImage:
@@ -248,7 +320,10 @@ def update_cards(results: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=["quality", "real", "speed", "scaling", "all"])
+    parser.add_argument("part", choices=["quality", "real", "speed", "scaling", "pictures", "validation", "all"])
+    parser.add_argument(
+        "--models", nargs="+", default=list(OURS), help="validation: registry names or runs/R/R.safetensors files"
+    )
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of each dataset")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--update-card", action="store_true", help="record the results in weights/isp*.json")
@@ -261,8 +336,12 @@ def main() -> None:
         "real": real_files_benchmark,
         "speed": lambda: speed_benchmark(24.0),
         "scaling": lambda: scaling_benchmark([1, 4, 12, 24]),
+        "pictures": pictures_benchmark,
     }
-    results = run_parts("isp.py", parts, args.part, {"--limit": args.limit, "--threads": args.threads})
+    if args.part == "validation":  # chooses between candidates; never part of "all"
+        parts = {"validation": lambda: validation_benchmark(args.models, args.limit)}
+    flags = {"--models": " ".join(args.models) if args.part == "validation" else None}
+    results = run_parts("isp.py", parts, args.part, {"--limit": args.limit, "--threads": args.threads, **flags})
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     if args.update_card:

@@ -14,6 +14,14 @@ blocks take the encoder's skip features as the guide that predicts their filters
 depthwise convs. The shipped ``isp`` uses HC at 1/4 and 1/8 resolution, where the pooled grids are
 coarse and per-pixel filtering is cheap (at 1/2 resolution it tripled training time); ``isp-plain``
 uses none and is widened by ``expansion`` to match the FLOPs: the ablation.
+
+``encoding="srgb"`` makes the network work in a perceptual domain: the mosaic (and its noise map,
+through the curve's slope) goes through the sRGB curve first, the output comes back in it and is
+decoded to linear camera RGB. Interpolating encoded values keeps errors in dark regions small where
+the eye and the output's transfer curve would magnify them (Menon's demosaicker gains 4.8 dB on Kodak24
+from this alone), and the curve's slope nearly cancels the growth of shot noise with the signal.
+``refine`` > 0 adds a last pass over the Bayer phases at the mosaic's resolution: it sees the assembled
+RGB of every 2x2 cell beside the mosaic and the finest features, and corrects them.
 """
 
 from __future__ import annotations
@@ -28,6 +36,22 @@ from enhance_cli.registry import register_architecture
 
 NOISE_SCALE = 10.0  # noise standard deviations are small; scaled to the range of the mosaic's values
 HC_TILE_HALO = 128  # mosaic pixels of context per tile for the HC networks (see IspUNet.tile_halo)
+ENCODINGS = ("linear", "srgb")
+
+
+def srgb_encode(linear: torch.Tensor) -> torch.Tensor:
+    """The sRGB curve, continued linearly below 0 so that noise around black keeps its sign (no clipping)."""
+    return torch.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def srgb_decode(encoded: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`srgb_encode` (also linear below 0)."""
+    return torch.where(encoded <= 0.04045, encoded / 12.92, ((encoded.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def srgb_slope(linear: torch.Tensor) -> torch.Tensor:
+    """d encode / d linear: turns a noise standard deviation into the encoded domain."""
+    return torch.where(linear <= 0.0031308, 12.92, (1.055 / 2.4) * linear.clamp_min(0.0031308) ** (1 / 2.4 - 1))
 
 
 class Block(nn.Module):
@@ -82,9 +106,14 @@ class IspUNet(RestorationModel):
         mlp_width: int = 256,
         expansion: float = 2.0,
         noise_input: bool = False,
+        encoding: str = "linear",
+        refine: int = 0,
     ) -> None:
         super().__init__()
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
         c0, c1, c2 = channels
+        self.encoding = encoding
         self.input_channels = 2 if noise_input else 1
 
         def blocks(count: int, level: int) -> nn.ModuleList:
@@ -110,6 +139,13 @@ class IspUNet(RestorationModel):
         self.tail = nn.Conv2d(c0, 12, 3, padding=1)
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
+        if refine:
+            # Packed 2x2 cells: 4 phases x (assembled RGB + mosaic), beside the finest features.
+            self.refine_in = nn.Conv2d(16 + c0, refine, 3, padding=1)
+            self.refine_out = nn.Conv2d(refine, 12, 3, padding=1)
+            nn.init.zeros_(self.refine_out.weight)  # starts as no correction: a network without it carries on
+            nn.init.zeros_(self.refine_out.bias)
+        self.refine = refine
         # Mosaic pixels per cell of the coarsest grid: tiles aligned to this see the same cells as the whole image.
         self.scale_multiple = max([8] + [2 * 2**level * cells[level] for level in range(3) if hyper[level]])
         # Peak activations per mosaic pixel at inference: measured 360 at c0 = 32, with margin.
@@ -129,9 +165,14 @@ class IspUNet(RestorationModel):
 
     def restore(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
         mosaic = x[:, :1]
+        noise = x[:, 1:2] if self.input_channels == 2 else None
+        if self.encoding == "srgb":
+            if noise is not None:
+                noise = noise * srgb_slope(mosaic)
+            mosaic = srgb_encode(mosaic)
         features = self.head(F.pixel_unshuffle(mosaic, 2))
-        if self.input_channels == 2:
-            features = features + self.noise_head(F.pixel_unshuffle(x[:, 1:2] * NOISE_SCALE, 2))
+        if noise is not None:
+            features = features + self.noise_head(F.pixel_unshuffle(noise * NOISE_SCALE, 2))
         skip0 = _run(self.encoder0, features)
         skip1 = _run(self.encoder1, self.down1(skip0))
         deep = _run(self.middle, self.down2(skip1))
@@ -139,7 +180,12 @@ class IspUNet(RestorationModel):
         up = _run(self.decoder1, up, guide=skip1)
         up = skip0 + F.pixel_shuffle(self.up1(up), 2)
         up = _run(self.decoder0, up, guide=skip0)
-        return bilinear_demosaic(mosaic) + F.pixel_shuffle(self.tail(up), 2)
+        rgb = bilinear_demosaic(mosaic) + F.pixel_shuffle(self.tail(up), 2)
+        if self.refine:
+            cells = F.pixel_unshuffle(torch.cat([rgb, mosaic], dim=1), 2)
+            correction = self.refine_out(F.gelu(self.refine_in(torch.cat([cells, up], dim=1))))
+            rgb = rgb + F.pixel_shuffle(correction, 2)
+        return srgb_decode(rgb) if self.encoding == "srgb" else rgb
 
     def footprint(self, x: Footprint) -> Footprint:
         skip0 = _footprint(self.encoder0, x.pool(2).conv(1))  # packed 2x2, head (and noise head)
@@ -147,7 +193,10 @@ class IspUNet(RestorationModel):
         deep = _footprint(self.middle, skip1.pool(2))
         up = _footprint(self.decoder1, skip1.join(deep.unpool(2)), guide=skip1)
         up = _footprint(self.decoder0, skip0.join(up.unpool(2)), guide=skip0)
-        return x.conv(1).join(up.conv(1).unpool(2))  # bilinear demosaic plus the tail's correction
+        rgb = x.conv(1).join(up.conv(1).unpool(2))  # bilinear demosaic plus the tail's correction
+        if self.refine:
+            return rgb.join(rgb.pool(2).join(up).conv(1).conv(1).unpool(2))
+        return rgb
 
     @property
     def tile_halo(self) -> int:

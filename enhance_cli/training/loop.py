@@ -17,7 +17,7 @@ from enhance_cli.registry import build_architecture
 from enhance_cli.tasks import TASKS
 from enhance_cli.training.data import PatchSampler
 from enhance_cli.training.recipes import Recipe
-from enhance_cli.training.unprocess import unprocess
+from enhance_cli.training.unprocess import demosaic_difficulty, unprocess
 
 
 def stratified_levels(
@@ -83,6 +83,7 @@ def isp_loss(
 
 
 OBJECTIVES = {"restore": restoration_loss, "estimate": estimation_loss, "isp": isp_loss}
+DIFFICULTIES = {"isp": demosaic_difficulty}  # what hard-patch mining ranks patches by, per objective
 
 
 def learning_rate(recipe: Recipe, step: int) -> float:
@@ -130,7 +131,14 @@ def train(recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path 
             raise ValueError(f"{init} does not fit {recipe.architecture}: unexpected {unexpected}")
         print(f"initialised from {init}" + (f"; new layers: {missing}" if missing else ""), file=log)
 
-    sampler = PatchSampler(list(recipe.data), recipe.patch, downscale=recipe.downscale)
+    sampler = PatchSampler(
+        list(recipe.data),
+        recipe.patch,
+        downscale=recipe.downscale,
+        full_chroma=recipe.full_chroma,
+        hard_share=recipe.hard_share,
+        difficulty=DIFFICULTIES.get(recipe.objective),
+    )
     print(f"{recipe.name}: {len(sampler)} images, {sum(p.numel() for p in model.parameters())} params", file=log)
     objective = OBJECTIVES[recipe.objective]
     model.train()

@@ -36,6 +36,8 @@ class Recipe:
     relative_loss: bool = False  # restore: each level's L1 divided by its input's, so mild levels weigh as much
     shared_patches: bool = True  # restore: every level sees the same patches (False: each level its own)
     pin_level_ends: bool = False  # restore: each step trains the range's two ends exactly, the rest between
+    full_chroma: tuple[str, ...] = ()  # folders whose images have full-resolution colour: never downscaled
+    hard_share: float = 0.0  # isp: share of patches drawn from where a bilinear demosaic errs most
 
     @property
     def patches_per_step(self) -> int:
@@ -179,6 +181,38 @@ def adaptive_ablation(recipe: Recipe, levels: tuple[float, float], steps: int) -
     return [adaptive, *singles]
 
 
+# isp v2 (issue 15). First the working domain alone: v1's weights trained on for the same steps, in linear
+# camera RGB (as v1) and through the sRGB curve, same data, same seed.
+ISP_V1 = {**ISP_UNET, "noise_input": True}
+ISP_DOMAIN = replace(
+    ISP_BLIND,
+    name="isp-domain-linear",
+    config=ISP_V1,
+    card={"summary": "isp v1 trained on in linear camera RGB: the control of the domain change; not shipped"},
+    init=stage_weights("isp-v1"),  # or: git show a37d042:weights/isp.safetensors
+    **{**ISP_STAGE_2, "steps": 1500},
+    bf16=False,  # fp32: 7x faster than bf16 autocast on this CPU
+)
+ISP_DOMAIN_SRGB = replace(
+    ISP_DOMAIN,
+    name="isp-domain-srgb",
+    config={**ISP_V1, "encoding": "srgb"},
+    card={"summary": "isp v1 trained on through the sRGB curve: the domain change alone; not shipped"},
+)
+# Then v2 itself: the sRGB domain, a refinement pass over the Bayer phases, the full-chroma Wallpapers
+# (never halved) and a quarter of the patches from where a bilinear demosaic errs most.
+ISP_V2 = {**ISP_V1, "encoding": "srgb", "refine": 24}
+ISP_PLAIN_V2 = {**ISP_V2, "hyper": [False, False, False], "expansion": 2.5}
+ISP_V2_STAGE = {
+    **ISP_STAGE_2,
+    "data": (*TRAIN_SETS, DATA / "train" / "Wallpapers"),
+    "full_chroma": ("Wallpapers",),
+    "hard_share": 0.25,
+    "steps": 4500,
+    "lr": 5e-4,
+    "bf16": False,
+}
+
 SHIPPED: list[Recipe] = [
     hyperres_recipe(
         "noise",
@@ -235,23 +269,42 @@ SHIPPED: list[Recipe] = [
     ),
     replace(
         ISP_BLIND,
-        name="isp",
+        name="isp-v1",
         config={**ISP_UNET, "noise_input": True},
-        card={
-            "summary": "HC U-Net ISP: demosaicks and denoises Bayer RAW in camera space, guided by the file's "
-            "estimated noise (HyperConvolution at 1/4 and 1/8 resolution)",
-            "default_for_task": True,
-        },
+        card={"summary": "isp v1 (shipped until 2026-12-02): linear camera RGB; now stage 1 of isp"},
         init=stage_weights("isp-blind"),
         **ISP_STAGE_2,
     ),
     replace(
         ISP_BLIND,
-        name="isp-plain",
+        name="isp-plain-v1",
         config={**ISP_PLAIN, "noise_input": True},
-        card={"summary": "isp's plain-convolution twin at matched FLOPs (the HyperConvolution ablation)"},
+        card={"summary": "isp-plain v1 (shipped until 2026-12-02); now stage 1 of isp-plain"},
         init=stage_weights("isp-plain-blind"),
         **ISP_STAGE_2,
+    ),
+    ISP_DOMAIN,
+    ISP_DOMAIN_SRGB,
+    replace(
+        ISP_BLIND,
+        name="isp",
+        config=ISP_V2,
+        card={
+            "summary": "HC U-Net ISP: demosaicks and denoises Bayer RAW through the sRGB curve, guided by the "
+            "file's estimated noise (HyperConvolution at 1/4 and 1/8 resolution, a refinement pass over the "
+            "Bayer phases)",
+            "default_for_task": True,
+        },
+        init=stage_weights(ISP_DOMAIN_SRGB.name),
+        **ISP_V2_STAGE,
+    ),
+    replace(
+        ISP_BLIND,
+        name="isp-plain",
+        config=ISP_PLAIN_V2,
+        card={"summary": "isp's plain-convolution twin at matched FLOPs (the HyperConvolution ablation)"},
+        init=stage_weights("isp-plain-v1"),
+        **{**ISP_V2_STAGE, "steps": ISP_V2_STAGE["steps"] + ISP_DOMAIN.steps},  # as many steps as isp's two
     ),
 ]
 ABLATIONS = [

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from enhance_cli.colour import camera_to_srgb_from_xyz, srgb_to_linear
+from enhance_cli.models.isp_unet import bilinear_demosaic
 
 # XYZ -> camera matrices of four real cameras (as used by Brooks et al.); random mixtures make new cameras.
 XYZ_TO_CAMERAS = torch.tensor(
@@ -49,6 +50,16 @@ def mosaic_rggb(image: torch.Tensor) -> torch.Tensor:
     mosaic[..., 0::2, 0::2] = image[:, 0:1, 0::2, 0::2]
     mosaic[..., 1::2, 1::2] = image[:, 2:3, 1::2, 1::2]
     return mosaic
+
+
+def demosaic_difficulty(srgb: torch.Tensor) -> torch.Tensor:
+    """Per-pixel error (N x H x W) of a bilinear demosaic of the sRGB-encoded mosaic: high on fine detail,
+    saturated texture and thin lines, where demosaickers err; used to mine hard training patches."""
+
+    height, width = srgb.shape[-2:]
+    srgb = srgb[..., : height - height % 2, : width - width % 2]
+    error = (bilinear_demosaic(mosaic_rggb(srgb)) - srgb).abs().mean(dim=1)
+    return torch.nn.functional.pad(error, (0, width % 2, 0, height % 2))
 
 
 def cfa_gains(gains: torch.Tensor, height: int, width: int) -> torch.Tensor:
