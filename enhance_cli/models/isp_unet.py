@@ -108,6 +108,7 @@ class IspUNet(RestorationModel):
         noise_input: bool = False,
         encoding: str = "linear",
         refine: int = 0,
+        refine_layers: int = 1,
     ) -> None:
         super().__init__()
         if encoding not in ENCODINGS:
@@ -142,6 +143,7 @@ class IspUNet(RestorationModel):
         if refine:
             # Packed 2x2 cells: 4 phases x (assembled RGB + mosaic), beside the finest features.
             self.refine_in = nn.Conv2d(16 + c0, refine, 3, padding=1)
+            self.refine_more = nn.ModuleList(nn.Conv2d(refine, refine, 3, padding=1) for _ in range(refine_layers - 1))
             self.refine_out = nn.Conv2d(refine, 12, 3, padding=1)
             nn.init.zeros_(self.refine_out.weight)  # starts as no correction: a network without it carries on
             nn.init.zeros_(self.refine_out.bias)
@@ -183,7 +185,10 @@ class IspUNet(RestorationModel):
         rgb = bilinear_demosaic(mosaic) + F.pixel_shuffle(self.tail(up), 2)
         if self.refine:
             cells = F.pixel_unshuffle(torch.cat([rgb, mosaic], dim=1), 2)
-            correction = self.refine_out(F.gelu(self.refine_in(torch.cat([cells, up], dim=1))))
+            hidden = F.gelu(self.refine_in(torch.cat([cells, up], dim=1)))
+            for layer in self.refine_more:
+                hidden = F.gelu(layer(hidden))
+            correction = self.refine_out(hidden)
             rgb = rgb + F.pixel_shuffle(correction, 2)
         return srgb_decode(rgb) if self.encoding == "srgb" else rgb
 
@@ -195,7 +200,10 @@ class IspUNet(RestorationModel):
         up = _footprint(self.decoder0, skip0.join(up.unpool(2)), guide=skip0)
         rgb = x.conv(1).join(up.conv(1).unpool(2))  # bilinear demosaic plus the tail's correction
         if self.refine:
-            return rgb.join(rgb.pool(2).join(up).conv(1).conv(1).unpool(2))
+            hidden = rgb.pool(2).join(up).conv(1)
+            for _ in self.refine_more:
+                hidden = hidden.conv(1)
+            return rgb.join(hidden.conv(1).unpool(2))
         return rgb
 
     @property

@@ -190,7 +190,7 @@ ISP_DOMAIN = replace(
     config=ISP_V1,
     card={"summary": "isp v1 trained on in linear camera RGB: the control of the domain change; not shipped"},
     init=stage_weights("isp-v1"),  # or: git show a37d042:weights/isp.safetensors
-    **{**ISP_STAGE_2, "steps": 1500},
+    **{**ISP_STAGE_2, "steps": 1000},
     bf16=False,  # fp32: 7x faster than bf16 autocast on this CPU
 )
 ISP_DOMAIN_SRGB = replace(
@@ -201,14 +201,14 @@ ISP_DOMAIN_SRGB = replace(
 )
 # Then v2 itself: the sRGB domain, a refinement pass over the Bayer phases, the full-chroma Wallpapers
 # (never halved) and a quarter of the patches from where a bilinear demosaic errs most.
-ISP_V2 = {**ISP_V1, "encoding": "srgb", "refine": 24}
+ISP_V2 = {**ISP_V1, "encoding": "srgb", "refine": 48, "refine_layers": 2}
 ISP_PLAIN_V2 = {**ISP_V2, "hyper": [False, False, False], "expansion": 2.5}
 ISP_V2_STAGE = {
     **ISP_STAGE_2,
     "data": (*TRAIN_SETS, DATA / "train" / "Wallpapers"),
     "full_chroma": ("Wallpapers",),
     "hard_share": 0.25,
-    "steps": 4500,
+    "steps": 4000,
     "lr": 5e-4,
     "bf16": False,
 }
