@@ -89,6 +89,29 @@ def shuffle_channels(linear: torch.Tensor, chosen: np.ndarray, rng: np.random.Ge
     return linear
 
 
+def random_cameras(n: int, rng: np.random.Generator, identity_fraction: float = 0.2) -> torch.Tensor:
+    """N camera-to-sRGB matrices: mixtures of four real cameras, or (``identity_fraction``) sRGB itself."""
+    matrices = []
+    for _ in range(n):
+        if rng.random() < identity_fraction:  # some cameras are close to sRGB: their raw colours are the most saturated
+            matrices.append(torch.eye(3))
+        else:
+            weights = torch.from_numpy(rng.dirichlet(np.ones(len(XYZ_TO_CAMERAS)))).float()
+            matrices.append(camera_to_srgb_from_xyz(torch.einsum("c,cij->ij", weights, XYZ_TO_CAMERAS)))
+    return torch.stack(matrices)
+
+
+def random_white_balance(n: int, rng: np.random.Generator) -> torch.Tensor:
+    """N x 3 R, G, B gains of daylight-to-tungsten scenes."""
+    return torch.from_numpy(np.stack([rng.uniform(1.9, 2.4, n), np.ones(n), rng.uniform(1.5, 1.9, n)], axis=1)).float()
+
+
+def random_noise_levels(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """N shot-noise levels (log-uniform over ``SHOT_NOISE``) and their read-noise variances."""
+    shots = np.exp(rng.uniform(*np.log(SHOT_NOISE), n))
+    return shots, np.array([read_noise_variance(s, rng) for s in shots])
+
+
 def unprocess(
     clean: torch.Tensor,
     rng: np.random.Generator,
@@ -109,22 +132,14 @@ def unprocess(
         linear = shuffle_channels(linear, colourful, rng)
         factors = np.where(colourful, rng.uniform(1, saturation, n), 1.0)
         linear = boost_saturation(linear, torch.from_numpy(factors).float())
-    matrices = []
-    for _ in range(n):
-        if rng.random() < identity_fraction:  # some cameras are close to sRGB: their raw colours are the most saturated
-            matrices.append(torch.eye(3))
-        else:
-            weights = torch.from_numpy(rng.dirichlet(np.ones(len(XYZ_TO_CAMERAS)))).float()
-            matrices.append(camera_to_srgb_from_xyz(torch.einsum("c,cij->ij", weights, XYZ_TO_CAMERAS)))
-    camera_to_srgb = torch.stack(matrices)
+    camera_to_srgb = random_cameras(n, rng, identity_fraction)
     brightness = torch.from_numpy(rng.uniform(0.4, 1.0, n)).float().view(-1, 1, 1, 1)
     target = linear * brightness
     camera = torch.einsum("nij,njhw->nihw", torch.linalg.inv(camera_to_srgb), target)
-    gains = torch.from_numpy(np.stack([rng.uniform(1.9, 2.4, n), np.ones(n), rng.uniform(1.5, 1.9, n)], axis=1)).float()
+    gains = random_white_balance(n, rng)
     per_pixel = cfa_gains(gains, height, width)
     raw = mosaic_rggb(camera) / per_pixel
-    shots = np.exp(rng.uniform(*np.log(SHOT_NOISE), n))
-    reads = np.array([read_noise_variance(s, rng) for s in shots])
+    shots, reads = random_noise_levels(n, rng)
     noiseless = rng.random(n) < clean_fraction
     shots[noiseless], reads[noiseless] = 0.0, 0.0
     noisy = add_raw_noise(raw, torch.from_numpy(shots).float(), torch.from_numpy(reads).float(), generator)
