@@ -3,5 +3,6 @@
 from enhance_cli.nn.hyperconv import HyperConv2d
 from enhance_cli.nn.level_conv import LevelConv2d, set_level
 from enhance_cli.nn.receptive_field import Footprint
+from enhance_cli.nn.slimmable import SlimConv2d
 
-__all__ = ["Footprint", "HyperConv2d", "LevelConv2d", "set_level"]
+__all__ = ["Footprint", "HyperConv2d", "LevelConv2d", "SlimConv2d", "set_level"]
