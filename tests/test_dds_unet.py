@@ -47,3 +47,25 @@ def test_the_receptive_field_bounds_what_a_pixel_sees():
     changed[..., 48 + radius + 1 :, :] = 0  # beyond the field of row 48
     with torch.no_grad():
         torch.testing.assert_close(network(x)[..., 48, :], network(changed)[..., 48, :])
+
+
+def test_the_super_network_trains_every_sub_network(tmp_path, sample_pixels):
+    """One sandwich step moves the weights the smallest sub-network uses and those only the largest uses."""
+    from dataclasses import replace
+
+    from PIL import Image
+    from safetensors.torch import load_file
+
+    from enhance_cli.training.loop import train
+    from enhance_cli.training.recipes import RECIPES
+
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray(sample_pixels[:96, :96]).save(data / "0.png")
+    recipe = replace(
+        RECIPES["dds-supernet"], config={"channels": [16, 16, 16]}, data=(data,), patch=32, batch=2, steps=1
+    )
+    start = load_file(str(train(replace(recipe, steps=0), tmp_path / "start")))
+    trained = load_file(str(train(recipe, tmp_path / "run")))
+    assert not torch.equal(trained["head.weight"][:8], start["head.weight"][:8])  # the smallest's filters
+    assert not torch.equal(trained["head.weight"][8:], start["head.weight"][8:])  # the largest's only

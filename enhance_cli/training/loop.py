@@ -15,6 +15,7 @@ from torch import nn
 from enhance_cli.colour import apply_matrix, linear_to_srgb
 from enhance_cli.registry import build_architecture
 from enhance_cli.tasks import TASKS
+from enhance_cli.training.camera_noise import noisy_pairs
 from enhance_cli.training.data import PatchSampler
 from enhance_cli.training.recipes import Recipe
 from enhance_cli.training.unprocess import demosaic_difficulty, unprocess
@@ -82,7 +83,28 @@ def isp_loss(
     return (developed - linear_to_srgb(batch.target)).abs().mean()
 
 
-OBJECTIVES = {"restore": restoration_loss, "estimate": estimation_loss, "isp": isp_loss}
+SANDWICH = 4  # sub-networks per step: the largest, the smallest and two drawn at random (DDS-Net's n = 4)
+
+
+def slimmable_loss(
+    model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
+) -> torch.Tensor:
+    """DDS-Net stage 1 on camera-noise pairs: the sandwich rule with in-place synergy. The largest sub-network
+    learns from the target, random ones from the largest's output, the smallest from the mean of them all."""
+    noisy, target = noisy_pairs(clean, rng, generator)
+    largest = model(noisy, widths=model.largest)
+    losses = [(largest - target).abs().mean()]
+    teachers = [largest.detach()]
+    for _ in range(SANDWICH - 2):
+        output = model(noisy, widths=model.random_widths(rng))
+        losses.append((output - teachers[0]).abs().mean())
+        teachers.append(output.detach())
+    smallest = model(noisy, widths=model.smallest)
+    losses.append((smallest - torch.stack(teachers).mean(dim=0)).abs().mean())
+    return torch.stack(losses).sum()
+
+
+OBJECTIVES = {"restore": restoration_loss, "estimate": estimation_loss, "isp": isp_loss, "slimmable": slimmable_loss}
 DIFFICULTIES = {"isp": demosaic_difficulty}  # what hard-patch mining ranks patches by, per objective
 
 

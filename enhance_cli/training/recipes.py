@@ -11,7 +11,7 @@ DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 @dataclass(frozen=True)
 class Recipe:
     name: str
-    objective: str  # "restore": level-conditioned restoration; "estimate": blind level regression
+    objective: str  # "restore": level-conditioned; "estimate": blind level regression; "isp"; "slimmable": DDS-Net
     task: str
     architecture: str
     config: dict
@@ -213,7 +213,28 @@ ISP_V2_STAGE = {
     "bf16": False,
 }
 
+# enhance denoise (issue 16), stage 1: the slimmable super-network on camera-noise pairs (sandwich rule,
+# in-place synergy). Small patches: four sub-networks run per step, on one CPU thread.
+DDS_STAGE_1 = Recipe(
+    name="dds-supernet",
+    objective="slimmable",
+    task="denoise",
+    architecture="dds-unet",
+    config={"channels": [32, 64, 128], "blocks": [1, 1, 2, 1, 1], "group": 8},
+    data=(*TRAIN_SETS, DATA / "train" / "Wallpapers"),
+    level_range=(0.0, 0.0),
+    norm_scale=1.0,
+    patch=64,
+    batch=16,
+    levels_per_step=1,
+    steps=12000,
+    lr=1e-3,
+    bf16=False,
+    card={"summary": "Stage 1 of dds-denoise: the slimmable super-network; not shipped"},
+)
+
 SHIPPED: list[Recipe] = [
+    DDS_STAGE_1,
     hyperres_recipe(
         "noise",
         ("sigma", 5.0, 75.0, 75.0),
