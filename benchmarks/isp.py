@@ -130,7 +130,10 @@ def quality_benchmark(limit: int | None) -> dict:
             row["hc_minus_plain"] = round(row["isp"]["psnr"] - row["isp-plain"]["psnr"], 2)
             row["images"] = len(paths)
             results[f"{dataset}/{condition}"] = row
-            print(f"{dataset} {condition}: " + ", ".join(f"{n} {row[n]['psnr']:.2f}" for n in row if "psnr" in row[n]))
+            print(
+                f"{dataset} {condition}: "
+                + ", ".join(f"{n} {row[n]['psnr']:.2f}" for n in row if isinstance(row[n], dict) and "psnr" in row[n])
+            )
     results["protocol"] = PROTOCOL
     return results
 

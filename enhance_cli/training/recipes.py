@@ -208,7 +208,7 @@ ISP_V2_STAGE = {
     "data": (*TRAIN_SETS, DATA / "train" / "Wallpapers"),
     "full_chroma": ("Wallpapers",),
     "hard_share": 0.25,
-    "steps": 4000,
+    "steps": 3000,
     "lr": 5e-4,
     "bf16": False,
 }
