@@ -53,6 +53,8 @@ def stage_weights(name: str) -> Path:
 
 
 TRAIN_SETS = (DATA / "train" / "CBSD432", DATA / "train" / "WikiPhotos", DATA / "train" / "T91")
+# With the full-colour Wallpapers (added 2026-12-02; used from isp v2 on).
+TRAIN_SETS_WITH_WALLPAPERS = (*TRAIN_SETS, DATA / "train" / "Wallpapers")
 
 ISP_UNET = {
     "channels": [32, 64, 128],
@@ -205,7 +207,7 @@ ISP_V2 = {**ISP_V1, "encoding": "srgb", "refine": 48, "refine_layers": 2}
 ISP_PLAIN_V2 = {**ISP_V2, "hyper": [False, False, False], "expansion": 2.5}
 ISP_V2_STAGE = {
     **ISP_STAGE_2,
-    "data": (*TRAIN_SETS, DATA / "train" / "Wallpapers"),
+    "data": TRAIN_SETS_WITH_WALLPAPERS,
     "full_chroma": ("Wallpapers",),
     "hard_share": 0.25,
     "steps": 3000,
@@ -221,7 +223,7 @@ DDS_STAGE_1 = Recipe(
     task="denoise",
     architecture="dds-unet",
     config={"channels": [32, 64, 128], "blocks": [1, 1, 2, 1, 1], "group": 8},
-    data=(*TRAIN_SETS, DATA / "train" / "Wallpapers"),
+    data=TRAIN_SETS_WITH_WALLPAPERS,
     level_range=(0.0, 0.0),
     norm_scale=1.0,
     patch=64,
