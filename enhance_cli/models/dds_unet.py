@@ -60,10 +60,12 @@ class DDSUNet(RestorationModel):
         channels: tuple[int, int, int] = (32, 64, 128),
         blocks: tuple[int, int, int, int, int] = (1, 1, 2, 1, 1),  # encoder 0, 1, middle, decoder 1, 0
         group: int = 8,
+        min_width: int | None = None,  # the thinnest any unit may run (default one group)
     ) -> None:
         super().__init__()
         c0, c1, c2 = channels
         self.channels, self.group = tuple(channels), group
+        self.min_width = min_width or group
         self.block_levels = [0] * blocks[0] + [1] * blocks[1] + [2] * blocks[2] + [1] * blocks[3] + [0] * blocks[4]
         self.head = SlimConv2d(3, c0, 3, padding=1)
         self.down1 = SlimConv2d(c0, c1, 2, stride=2)
@@ -80,12 +82,13 @@ class DDSUNet(RestorationModel):
 
     @property
     def smallest(self) -> Widths:
-        return Widths((self.group,) * LEVELS, (self.group,) * len(self.block_levels))
+        return Widths.from_list([self.choices(unit)[0] for unit in range(len(self.largest.as_list()))])
 
     def choices(self, unit: int) -> list[int]:
-        """The widths unit ``unit`` of :meth:`Widths.as_list` can take: every whole group up to its channels."""
+        """The widths unit ``unit`` of :meth:`Widths.as_list` can take: whole groups from ``min_width`` up to its
+        channels."""
         full = self.largest.as_list()[unit]
-        return list(range(self.group, full + 1, self.group))
+        return list(range(min(self.min_width, full), full + 1, self.group))
 
     def random_widths(self, rng: np.random.Generator) -> Widths:
         """A sub-network with each unit's width drawn uniformly from its choices (the sandwich rule's middle)."""
