@@ -104,7 +104,21 @@ def slimmable_loss(
     return torch.stack(losses).sum()
 
 
-OBJECTIVES = {"restore": restoration_loss, "estimate": estimation_loss, "isp": isp_loss, "slimmable": slimmable_loss}
+def denoising_loss(
+    model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
+) -> torch.Tensor:
+    """A static denoiser on the super-network's camera-noise pairs: the baseline DDS-Net is measured against."""
+    noisy, target = noisy_pairs(clean, rng, generator)
+    return (model(noisy) - target).abs().mean()
+
+
+OBJECTIVES = {
+    "restore": restoration_loss,
+    "estimate": estimation_loss,
+    "isp": isp_loss,
+    "slimmable": slimmable_loss,
+    "denoise": denoising_loss,
+}
 DIFFICULTIES = {"isp": demosaic_difficulty}  # what hard-patch mining ranks patches by, per objective
 
 

@@ -236,6 +236,22 @@ DDS_STAGE_1 = Recipe(
     card={"summary": "Stage 1 of dds-denoise: the slimmable super-network; not shipped"},
 )
 
+# The static networks DDS-Net is measured against: the full width, and an individually trained network of half
+# its FLOPs (50.9%), both trained like the super-network (same data, pairs, steps) but at one width.
+DDS_STATIC_FULL = replace(
+    DDS_STAGE_1,
+    name="dds-static-full",
+    objective="denoise",
+    config={"channels": [32, 64, 128], "blocks": [1, 1, 2, 1, 1]},
+    card={"summary": "Static twin of dds-denoise's full width, for benchmarks; not shipped"},
+)
+DDS_STATIC_HALF = replace(
+    DDS_STATIC_FULL,
+    name="dds-static-half",
+    config={"channels": [24, 48, 80], "blocks": [1, 1, 2, 1, 1]},
+    card={"summary": "Static network of half dds-denoise's FLOPs, for benchmarks; not shipped"},
+)
+
 SHIPPED: list[Recipe] = [
     DDS_STAGE_1,
     hyperres_recipe(
@@ -332,6 +348,8 @@ SHIPPED: list[Recipe] = [
     ),
 ]
 ABLATIONS = [
+    DDS_STATIC_FULL,
+    DDS_STATIC_HALF,
     *adaptive_ablation(JPEG_FIRST, (10.0, 40.0), steps=2000),
     *adaptive_ablation(SR_FIRST, (2.0, 4.0), steps=2000),
     *adaptive_ablation(SR_FIRST, (2.0, 4.0), steps=6000),
