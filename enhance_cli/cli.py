@@ -20,6 +20,7 @@ app = typer.Typer(
         "Neural image enhancement on a laptop CPU.\n\n"
         "Examples:\n\n"
         "  enhance isp photo.dng\n\n"
+        "  enhance denoise phone.jpg\n\n"
         "  enhance dejpeg old.jpg\n\n"
         "  enhance sr --scale 2.5 small.png\n\n"
         "  enhance restore --task noise --level 25 photo.png\n\n"
@@ -402,6 +403,73 @@ def _batch_options(
 
 def _exit_with(code: int) -> None:
     raise typer.Exit(code)
+
+
+@app.command()
+def denoise(
+    inputs: Inputs,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Mean FLOPs to spend, as a fraction of the full network's, e.g. 0.5. Easy tiles (flat, faint "
+            "noise) run thinner sub-networks, hard ones wider; 1 runs the full network everywhere. Default: the "
+            "knee of the model's FLOPs/quality ladder (`enhance models` shows it), where more FLOPs stop paying.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Output = None,
+    format: Format = None,
+    bits: Bits = None,
+    quality: Quality = None,
+    overwrite: Overwrite = False,
+    recursive: Recursive = False,
+    tile: Tile = None,
+    tile_overlap: TileOverlap = None,
+    memory: Memory = None,
+    model: Model = None,
+    device: DeviceOption = Device.auto,
+    threads: Threads = None,
+    report: Report = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Remove the noise of real photos (camera and phone JPEGs, high ISO) with a dynamic slimmable network.
+
+    Blind: no noise level to give. A gate looks at each tile and picks how many channels it needs,
+    so flat sky costs less than noisy texture; the report records the FLOPs spent and which
+    sub-networks ran. Trained on camera-pipeline noise (shot and read noise, demosaicking, JPEG)
+    and on white Gaussian noise.
+
+    Examples:
+
+      enhance denoise phone.jpg                      # writes phone_denoise.png
+
+      enhance denoise shoot/ -o clean/ --budget 0.5 --report run.json
+
+      enhance denoise scan.tif -o scan_clean.tif --bits 16
+    """
+    from enhance_cli.commands import run_denoise
+
+    options = _batch_options(
+        output,
+        format,
+        bits,
+        quality,
+        overwrite,
+        recursive,
+        tile,
+        tile_overlap,
+        memory,
+        model,
+        device,
+        threads,
+        report,
+        quiet,
+        debug,
+    )
+    _exit_with(run_denoise(inputs, budget, options))
 
 
 class Tone(str, Enum):

@@ -186,6 +186,32 @@ def run_isp(inputs: list[str], tone: str = "standard", options: BatchOptions = B
     return _run_batch(jobs, process, run, read_raw_source)
 
 
+def run_denoise(inputs: list[str], budget: float | None = None, options: BatchOptions = BatchOptions()) -> int:
+    """Denoise every input with DDS-Net; return the exit status (0 all ok, 1 some failed, 2 usage error).
+
+    ``budget``: the mean FLOPs to spend, as a fraction of the full network's; None: the ladder's knee.
+    """
+    from enhance_cli.denoiser import Denoiser, check_budget
+
+    started = time.perf_counter()
+    try:
+        if budget is not None:
+            check_budget(budget)
+        jobs = _plan(inputs, options, "denoise", IMAGE_SUFFIXES, "images")
+        denoiser = Denoiser.for_model(options.model, **options.model_options())
+    except WeightsCorrupted as error:
+        return _error(error, 1)
+    except (UsageError, ModelNotFound, ValueError) as error:
+        return _error(error, 2)
+
+    def process(picture, progress):
+        return denoiser.denoise(picture, budget, progress)
+
+    setup = time.perf_counter() - started
+    run = options.run_options("denoise", denoiser.card.name, denoiser.params, setup)
+    return _run_batch(jobs, process, run, read_source)
+
+
 def model_rows() -> list[dict]:
     """One row per registered model, with its cost as its card records it (read without torch)."""
     cards = list_cards()
@@ -197,18 +223,27 @@ def model_rows() -> list[dict]:
         rows.append(
             {
                 "name": card.name,
-                "task": card.task if card.level or card.task == "isp" else f"{card.task} (estimator)",
+                "task": card.task if card.level or card.task in ("isp", "denoise") else f"{card.task} (estimator)",
                 "default": card.default_for_task,
                 "params": card.parameter_count(),
                 "flops_per_pixel": card.flops_per_pixel,
                 "flops_by_part": flops,
                 "mlp_flops_per_pixel": flops["mlp"],
-                "levels": f"{card.level.name} {card.level.minimum:g}-{card.level.maximum:g}" if card.level else "",
+                "levels": _levels(card),
                 "headline": card.extra.get("headline", ""),
                 "sha256": card.sha256,
             }
         )
     return rows
+
+
+def _levels(card) -> str:
+    """What a model's level or budget range is, for the models table."""
+    if card.level:
+        return f"{card.level.name} {card.level.minimum:g}-{card.level.maximum:g}"
+    if "default_budget" in card.extra:
+        return f"budget 0-1 (default {card.extra['default_budget']:.2f})"
+    return ""
 
 
 def show_models(as_json: bool) -> None:

@@ -41,7 +41,7 @@ class Outcome:
     seconds: float
     processed_pixels: int = 0  # what the network processed: tiles with their halos and overlaps
     flops_by_part: dict[str, int] | None = None  # e.g. HyperConvolution's filtering ("conv") vs prediction ("mlp")
-    details: dict[str, float] | None = None  # what else the report should record (e.g. an estimated noise model)
+    details: dict[str, Any] | None = None  # what else the report should record (e.g. an estimated noise model)
 
 
 Process = Callable[[Any, Callable[[int, int], None]], Outcome]

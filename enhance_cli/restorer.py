@@ -172,7 +172,7 @@ class Restorer(LoadedModel):
         estimator = self.estimator
         if estimator is None:
             raise LevelError(f"model {self.card.name} has no level estimator; give the {self.card.level.name}")
-        image = _rgb(picture.pixels)
+        image = rgb_pixels(picture.pixels)
         estimate = estimator.estimate(image, align=self.task.grid) * self.card.level.norm_scale
         flops = round(self._estimator_card.flops_per_pixel * estimator.examined_pixels(*image.shape[:2]))
         return float(estimate), "estimated", flops
@@ -199,7 +199,7 @@ class Restorer(LoadedModel):
         if strength == 0:
             return Outcome(picture, level, 0, extra_flops, time.perf_counter() - started, details=details)
         self.model.set_level(self.card.level.normalise(self.network_level(level)))
-        rgb = _rgb(picture.pixels)
+        rgb = rgb_pixels(picture.pixels)
         height, width = rgb.shape[:2]
 
         def network(batch: torch.Tensor) -> torch.Tensor:
@@ -217,5 +217,6 @@ class Restorer(LoadedModel):
         return Outcome(restored, level, result.tiles, flops, seconds, result.processed_pixels, details=details)
 
 
-def _rgb(pixels: np.ndarray) -> np.ndarray:
+def rgb_pixels(pixels: np.ndarray) -> np.ndarray:
+    """Grey pixels repeated into RGB (the networks take three channels); RGB as it is."""
     return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels

@@ -94,6 +94,17 @@ class DDSUNet(RestorationModel):
         """A sub-network with each unit's width drawn uniformly from its choices (the sandwich rule's middle)."""
         return Widths.from_list([int(rng.choice(self.choices(u))) for u in range(len(self.largest.as_list()))])
 
+    def flops_per_pixel(self, widths: Widths | None = None) -> float:
+        """FLOPs per input pixel of one sub-network (multiply and add counted apart, as torch counts them)."""
+        w = widths or self.largest
+        s0, s1, s2 = w.streams
+        area = [1.0, 1 / 4, 1 / 16]  # pixels of each level per input pixel
+        macs = 3 * s0 * 9 + s0 * s1 * 4 * area[1] + s1 * s2 * 4 * area[2]  # head, downs (2x2, stride 2)
+        macs += s2 * 4 * s1 * area[2] + s1 * 4 * s0 * area[1] + s0 * 3 * 9  # ups (1x1 before the shuffle), tail
+        for level, inner in zip(self.block_levels, w.inner, strict=True):
+            macs += 2 * w.streams[level] * inner * 9 * area[level]
+        return 2 * macs
+
     def restore(self, x: torch.Tensor, level: torch.Tensor | float | None = None, widths: Widths | None = None):
         w = widths or self.largest
         s0, s1, s2 = w.streams

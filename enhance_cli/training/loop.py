@@ -112,14 +112,68 @@ def denoising_loss(
     return (model(noisy) - target).abs().mean()
 
 
+GATE_BETA = 0.2  # dB: a rung is good enough for a patch when it is within this of the largest (DDS-Net's beta)
+
+
+def gate_labels(psnrs: torch.Tensor, beta: float = GATE_BETA) -> torch.Tensor:
+    """Per patch (rows of N x rungs PSNRs, cheapest rung first): the cheapest rung within ``beta`` of the largest.
+
+    DDS-Net's labels are two-way (smallest if the largest gains under beta, else largest); with more rungs the
+    same rule picks the cheapest one that loses under beta.
+    """
+    good_enough = psnrs >= psnrs[:, -1:] - beta
+    return good_enough.int().argmax(dim=1)  # the first True
+
+
+def gate_loss(
+    model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
+) -> torch.Tensor:
+    """DDS-Net stage 3: the gate learns each patch's label online, the super-network frozen; plus the complexity
+    term ((spent - budget) / full)^2 on the batch's expected FLOPs, with the budget the ladder's knee."""
+    noisy, target = noisy_pairs(clean, rng, generator)
+    with torch.no_grad():
+        psnrs = []
+        for widths in model.rungs:
+            mse = ((model(noisy, widths=widths).clamp(0, 1) - target) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
+            psnrs.append(-10 * torch.log10(mse))
+    labels = gate_labels(torch.stack(psnrs, dim=1))
+    logits = model.gate_logits(noisy)
+    relative = torch.as_tensor(model.rung_flops() / model.flops_per_pixel()).float()
+    spent = (logits.softmax(dim=1) * relative).sum(dim=1).mean()
+    return nn.functional.cross_entropy(logits, labels) + (spent - model.default_budget) ** 2
+
+
+def calibrate_budgets(model: nn.Module, recipe: Recipe) -> None:
+    """Fill the gate's budget table: for each budget, the cost weight at which the gate's choices on validation
+    crops spend that fraction of the full network's FLOPs on average (its own cost included)."""
+    from enhance_cli.models.dds_net import pick_rungs
+    from enhance_cli.training.slimming import validation_pairs
+
+    noisy, _ = validation_pairs(recipe.data, crops=96, size=192, seed=99)
+    with torch.no_grad():
+        logits = torch.cat([model.gate_logits(batch) for batch in noisy.split(16)])
+    relative = model.rung_flops() / model.flops_per_pixel()
+    gate = model.gate_flops_per_pixel / model.flops_per_pixel()
+    table = model.budget_table
+    for row, budget in enumerate(np.linspace(relative[0] + gate, 1.0, len(table))):
+        low, high = -50.0, 50.0  # spending falls as the weight rises: find the least weight within budget
+        for _ in range(40):
+            middle = (low + high) / 2
+            spent = relative[pick_rungs(logits, relative, middle).numpy()].mean() + gate
+            low, high = (low, middle) if spent <= budget else (middle, high)
+        table[row] = torch.tensor([budget, high])
+
+
 OBJECTIVES = {
     "restore": restoration_loss,
     "estimate": estimation_loss,
     "isp": isp_loss,
     "slimmable": slimmable_loss,
     "denoise": denoising_loss,
+    "gate": gate_loss,
 }
 DIFFICULTIES = {"isp": demosaic_difficulty}  # what hard-patch mining ranks patches by, per objective
+FINISHERS = {"gate": calibrate_budgets}  # what runs on the trained model before its weights are written
 
 
 def learning_rate(recipe: Recipe, step: int) -> float:
@@ -144,7 +198,10 @@ def train(recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path 
     torch.manual_seed(recipe.seed)
     # Channels-last convolutions train about 15% faster on CPUs (oneDNN's native layout).
     model = build_architecture(recipe.architecture, recipe.config).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    if recipe.trainable:  # a later stage trains part of the network; the rest stays as the earlier stage left it
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name.startswith(recipe.trainable))
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=recipe.lr)
     rng = np.random.default_rng(recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed)
     step, elapsed, threads_used = 0, 0.0, torch.get_num_threads()
@@ -209,6 +266,9 @@ def train(recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path 
             torch.save(state, run_dir / "checkpoint.tmp")
             (run_dir / "checkpoint.tmp").replace(checkpoint_path)
 
+    if recipe.objective in FINISHERS:
+        model.eval()
+        FINISHERS[recipe.objective](model, recipe)
     weights = run_dir / f"{recipe.name}.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
     summary = {

@@ -33,6 +33,7 @@ def publish(recipe: Recipe, run_dir: Path, weights_dir: Path = WEIGHTS_DIR) -> P
         "sha256": sha256_of(weights),
         **card_flops(recipe.architecture, recipe.config),
         **tiling_context(recipe.architecture, recipe.config),
+        **ladder_context(recipe.architecture, recipe.config, weights),
         **recipe.card,
         "training": {
             "command": f"python -m enhance_cli.training {recipe.name} --publish",
@@ -86,6 +87,24 @@ def tiling_context(architecture: str, config: dict) -> dict:
         "receptive_field": network.receptive_field,
         "tile_halo": network.tile_halo,
         "tile_pixels": network.tile_pixels,
+    }
+
+
+def ladder_context(architecture: str, config: dict, weights: Path) -> dict:
+    """A dynamic network's sub-networks (widths and FLOPs per pixel) and its default budget (none for others)."""
+    from safetensors.torch import load_file
+
+    network = build_architecture(architecture, config)
+    if not hasattr(network, "ladder_buffers"):
+        return {}
+    network.load_state_dict(load_file(str(weights)))
+    return {
+        "default_budget": round(float(network.default_budget), 4),
+        "gate_flops_per_pixel": round(network.gate_flops_per_pixel),
+        "sub_networks": [
+            {"widths": widths.as_list(), "flops_per_pixel": round(flops)}
+            for widths, flops in zip(network.rungs, network.rung_flops(), strict=True)
+        ],
     }
 
 

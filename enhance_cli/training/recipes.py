@@ -38,6 +38,7 @@ class Recipe:
     pin_level_ends: bool = False  # restore: each step trains the range's two ends exactly, the rest between
     full_chroma: tuple[str, ...] = ()  # folders whose images have full-resolution colour: never downscaled
     hard_share: float = 0.0  # isp: share of patches drawn from where a bilinear demosaic errs most
+    trainable: str | None = None  # train only parameters named with this prefix (None: all)
 
     @property
     def patches_per_step(self) -> int:
@@ -236,6 +237,29 @@ DDS_STAGE_1 = Recipe(
     card={"summary": "Stage 1 of dds-denoise: the slimmable super-network; not shipped"},
 )
 
+# Stage 2 (progressive slimming, `python -m enhance_cli.training.slimming`) writes the ladder and the rungs
+# into runs/dds-ladder; stage 3 trains the gate on them, the super-network frozen, then calibrates the budgets.
+DDS_DENOISE = replace(
+    DDS_STAGE_1,
+    name="dds-denoise",
+    objective="gate",
+    architecture="dds-net",
+    config={**DDS_STAGE_1.config, "rungs": 5, "gate_width": 32, "budgets": 18},
+    init=Path("runs/dds-ladder/dds-ladder.safetensors"),
+    trainable="gate.",
+    patch=96,
+    batch=12,
+    steps=400,
+    lr=1e-3,
+    warmup=20,
+    log_every=20,
+    checkpoint_every=100,
+    card={
+        "summary": "DDS-Net real-photo denoiser: a slimmable U-Net whose gate picks a sub-network per tile",
+        "default_for_task": True,
+    },
+)
+
 # The static networks DDS-Net is measured against: the full width, and an individually trained network of half
 # its FLOPs (50.9%), both trained like the super-network (same data, pairs, steps) but at one width.
 DDS_STATIC_FULL = replace(
@@ -254,6 +278,7 @@ DDS_STATIC_HALF = replace(
 
 SHIPPED: list[Recipe] = [
     DDS_STAGE_1,
+    DDS_DENOISE,
     hyperres_recipe(
         "noise",
         ("sigma", 5.0, 75.0, 75.0),

@@ -1,0 +1,88 @@
+"""Denoise pictures with DDS-Net: each tile runs the sub-network its gate picks within a FLOPs budget."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+
+import torch
+
+from enhance_cli.imageio import Picture
+from enhance_cli.pipeline import Outcome
+from enhance_cli.registry import ModelCard, find_card
+from enhance_cli.restorer import LoadedModel, rgb_pixels
+from enhance_cli.tiling import run_tiled
+
+# Neighbouring tiles may run different sub-networks: their outputs cross-fade over this many pixels.
+ROUTING_OVERLAP = 16
+
+
+class BudgetError(ValueError):
+    """A budget outside (0, 1]."""
+
+
+def check_budget(budget: float) -> float:
+    if not 0 < budget <= 1:
+        raise BudgetError(f"--budget must be in (0, 1] (a fraction of the full network's FLOPs), got {budget:g}")
+    return float(budget)
+
+
+class Denoiser(LoadedModel):
+    """A loaded DDS-Net, ready to denoise pictures."""
+
+    def __init__(self, card: ModelCard, **options) -> None:
+        if card.task != "denoise":
+            raise ValueError(f"model {card.name!r} is for task {card.task!r}, not denoise")
+        if options.get("tile_overlap") is None:
+            options["tile_overlap"] = ROUTING_OVERLAP
+        super().__init__(card, **options)
+        self.rungs = self.model.rungs
+        self.rung_flops = self.model.rung_flops()
+        self.full_flops = self.model.flops_per_pixel()
+        self.gate_flops = self.model.gate_flops_per_pixel
+
+    @classmethod
+    def for_model(cls, model: str | None = None, **options) -> Denoiser:
+        return cls(find_card(name=model, task=None if model else "denoise"), **options)
+
+    @property
+    def default_budget(self) -> float:
+        """The ladder's knee, as a fraction of the full network's FLOPs."""
+        return round(float(self.model.default_budget), 3)
+
+    def rung_name(self, rung: int) -> str:
+        return f"{self.rung_flops[rung] / 1e3:.0f}k"
+
+    def denoise(
+        self, picture: Picture, budget: float | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> Outcome:
+        """Denoise ``picture``, spending on average ``budget`` of the full network's FLOPs (default: the knee)."""
+        budget = self.default_budget if budget is None else check_budget(budget)
+        started = time.perf_counter()
+        rgb = rgb_pixels(picture.pixels)
+        chosen: Counter[int] = Counter()
+        spent = 0.0
+
+        def network(batch: torch.Tensor) -> torch.Tensor:
+            nonlocal spent
+            batch = self.to_device(batch)
+            rung = int(self.model.choose(batch, budget)[0])
+            chosen[rung] += 1
+            pixels = batch.shape[-2] * batch.shape[-1]
+            spent += (self.rung_flops[rung] + (self.gate_flops if budget < 1 else 0)) * pixels
+            return self.model(batch, widths=self.rungs[rung]).clamp_(0, 1).cpu()
+
+        result = run_tiled(network, rgb, self.plan_for(*rgb.shape[:2]), progress)
+        pixels = result.image
+        if picture.pixels.shape[2] == 1:
+            pixels = pixels.mean(axis=2, keepdims=True)
+        details = {
+            "budget": budget,
+            "flops_fraction": round(spent / (self.full_flops * result.processed_pixels), 4),
+            "sub_networks": {self.rung_name(rung): chosen[rung] for rung in sorted(chosen)},
+        }
+        seconds = time.perf_counter() - started
+        restored = replace(picture, pixels=pixels)
+        return Outcome(restored, None, result.tiles, round(spent), seconds, result.processed_pixels, details=details)

@@ -1,0 +1,104 @@
+"""DDS-Net: the slimmable U-Net plus a dynamic gate that picks, per image or tile, how wide a sub-network runs.
+
+The super-network's weights hold a ladder of sub-networks (``rung_widths``, found by progressive slimming,
+cheapest first). The gate looks at the head's leading ``min_width`` channels, which every sub-network computes
+identically (the head reads only the image), runs two small stride-2 convs, pools them, and scores the rungs:
+
+- attention head: global pool -> 1x1 -> ReLU -> 1x1 -> 1 + tanh, reweighting the pooled channels;
+- prediction head: 1x1 -> ReLU -> 1x1, one logit per rung.
+
+A budget turns the logits into a choice: the rung maximising ``log p - lambda * cost``, where ``lambda`` per
+budget was calibrated on validation tiles so the mean cost there is that fraction of the full network
+(``budget_table``). The gate costs about 3 kFLOPs per pixel, counted in what each choice spends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from enhance_cli.models.dds_unet import DDSUNet, Widths
+from enhance_cli.registry import register_architecture
+
+GATE_REDUCTION = 4  # the attention head's bottleneck: channels / 4
+
+
+class DynamicGate(nn.Module):
+    """Scores each rung for a batch of noisy images (N x ``channels`` head features -> N x ``rungs`` logits)."""
+
+    def __init__(self, channels: int, rungs: int, width: int = 32) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, width // 2, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(width // 2, width, 3, stride=2, padding=1)
+        self.squeeze = nn.Conv2d(width, width // GATE_REDUCTION, 1)
+        self.excite = nn.Conv2d(width // GATE_REDUCTION, width, 1)
+        self.hidden = nn.Conv2d(width, width, 1)
+        self.predict = nn.Conv2d(width, rungs, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        pooled = F.adaptive_avg_pool2d(F.relu(self.conv2(F.relu(self.conv1(features)))), 1)
+        attention = 1 + torch.tanh(self.excite(F.relu(self.squeeze(pooled))))
+        return self.predict(F.relu(self.hidden(pooled * attention))).flatten(1)
+
+    def flops_per_pixel(self, channels: int) -> float:
+        """Per input pixel: the two strided convs (the pooled 1x1 layers cost nothing per pixel)."""
+        first, second = self.conv1.out_channels, self.conv2.out_channels
+        return 2 * (channels * first * 9 / 4 + first * second * 9 / 16)
+
+
+@register_architecture("dds-net")
+class DDSNet(DDSUNet):
+    """The slimmable U-Net with its rung ladder and gate; ``forward`` routes the whole input through one rung."""
+
+    ladder_buffers = ("rung_widths", "budget_table", "default_budget")  # what stages 2 and 3 fill in
+
+    def __init__(self, rungs: int = 5, gate_width: int = 32, budgets: int = 18, **backbone) -> None:
+        super().__init__(**backbone)
+        units = len(self.largest.as_list())
+        self.gate = DynamicGate(self.min_width, rungs, gate_width)
+        # Filled by progressive slimming (training) and read from the weights: widths per rung, cheapest first.
+        self.register_buffer("rung_widths", torch.tensor([self.largest.as_list()] * rungs, dtype=torch.int64))
+        # (budget, lambda) pairs from validation calibration, budgets ascending.
+        self.register_buffer("budget_table", torch.zeros(budgets, 2))
+        # The budget `enhance denoise` runs at by default: the ladder's knee, as a fraction of the full network.
+        self.register_buffer("default_budget", torch.tensor(1.0))
+        assert self.rung_widths.shape == (rungs, units)
+
+    @property
+    def rungs(self) -> list[Widths]:
+        return [Widths.from_list(row) for row in self.rung_widths.tolist()]
+
+    def rung_flops(self) -> np.ndarray:
+        """FLOPs per pixel of each rung's sub-network, gate excluded."""
+        return np.array([self.flops_per_pixel(widths) for widths in self.rungs])
+
+    @property
+    def gate_flops_per_pixel(self) -> float:
+        return 2 * 3 * self.min_width * 9 + self.gate.flops_per_pixel(self.min_width)
+
+    def gate_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gate(self.head(x, self.min_width))
+
+    def cost_weight(self, budget: float) -> float:
+        """The calibrated lambda for a budget (a fraction of the full network's FLOPs), interpolated."""
+        table = self.budget_table.numpy()
+        return float(np.interp(budget, table[:, 0], table[:, 1]))
+
+    def choose(self, x: torch.Tensor, budget: float) -> torch.Tensor:
+        """The rung index for each image of the batch, at ``budget``; 1 means the largest rung always."""
+        if budget >= 1:
+            return torch.full((len(x),), len(self.rung_widths) - 1, dtype=torch.int64)
+        return pick_rungs(self.gate_logits(x), self.rung_flops() / self.flops_per_pixel(), self.cost_weight(budget))
+
+    def forward(self, x: torch.Tensor, level=None, widths: Widths | None = None, budget: float = 1.0) -> torch.Tensor:
+        if widths is None:
+            widths = self.rungs[int(self.choose(x[:1], budget)[0])]
+        return super().forward(x, widths=widths)
+
+
+def pick_rungs(logits: torch.Tensor, relative_costs: np.ndarray, cost_weight: float) -> torch.Tensor:
+    """argmax over rungs of ``log p - cost_weight * relative cost``: the gate's choice, pushed by a budget."""
+    scores = F.log_softmax(logits.float(), dim=1) - cost_weight * torch.as_tensor(relative_costs).float()
+    return scores.argmax(dim=1)
