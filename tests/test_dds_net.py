@@ -1,0 +1,130 @@
+"""DDS-Net's three stages in miniature: costs that add up, a ladder from largest to smallest, gate labels and
+budgets that do what they say, a gate trained without touching the super-network, and tiles that match."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from enhance_cli.flops import count_flops
+from enhance_cli.models.dds_net import DDSNet, pick_rungs
+from enhance_cli.models.dds_unet import DDSUNet
+from enhance_cli.training.loop import gate_labels
+from enhance_cli.training.slimming import knee, progressive_slimming, select_rungs
+
+TINY = {"channels": (16, 16, 24), "blocks": (1, 1, 1, 1, 1), "group": 8, "min_width": 8}
+TINY_LARGEST = [16, 16, 24, 16, 16, 24, 16, 16]  # streams per level, then each block's inner width
+
+
+def test_the_analytic_cost_of_every_sub_network_is_what_torch_counts():
+    network = DDSUNet(channels=(32, 64, 128), min_width=16).eval()
+    rng = np.random.default_rng(3)
+    for widths in (network.largest, network.smallest, network.random_widths(rng), network.random_widths(rng)):
+        counted = count_flops(lambda x, w=widths: network(x, widths=w), 64, 64) / 64**2
+        assert network.flops_per_pixel(widths) == pytest.approx(counted, rel=1e-9)
+    assert network.flops_per_pixel(network.smallest) == 27_200  # the issue's "about 20 k" smallest rung
+
+
+def test_a_min_width_floor_bounds_every_unit_from_below():
+    network = DDSUNet(channels=(32, 64, 128), min_width=16)
+    assert network.smallest.as_list() == [16] * len(network.largest.as_list())
+    assert network.choices(0) == [16, 24, 32]
+
+
+def test_gate_labels_pick_the_cheapest_rung_within_beta_of_the_largest():
+    psnrs = torch.tensor(
+        [
+            [30.0, 30.1, 30.15, 30.19],  # flat: the smallest loses under 0.2 dB
+            [28.0, 29.0, 29.9, 30.0],  # texture: the third rung is within 0.2 dB
+            [25.0, 26.0, 27.0, 28.0],  # hard: only the largest
+        ]
+    )
+    assert gate_labels(psnrs, beta=0.2).tolist() == [0, 2, 3]
+
+
+def test_a_higher_cost_weight_never_picks_a_dearer_rung():
+    logits = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
+    relative = np.array([0.1, 0.3, 0.6, 1.0])
+    spent = [relative[pick_rungs(logits, relative, weight).numpy()].mean() for weight in (-50, 0, 0.5, 2, 50)]
+    assert spent == sorted(spent, reverse=True)
+    assert spent[0] == 1.0 and spent[-1] == pytest.approx(0.1)
+
+
+def test_progressive_slimming_walks_from_the_largest_to_the_smallest_one_group_at_a_time():
+    torch.manual_seed(0)
+    network = DDSUNet(**TINY).eval()
+    noisy = torch.rand(2, 3, 32, 32)
+    ladder = progressive_slimming(network, noisy, noisy.clamp(0.2, 0.8), log=lambda line: None)
+    assert ladder[0]["widths"] == network.largest.as_list() and ladder[-1]["widths"] == network.smallest.as_list()
+    for wider, narrower in zip(ladder, ladder[1:], strict=False):
+        cut = np.subtract(wider["widths"], narrower["widths"])
+        assert sorted(cut.tolist())[-1] == network.group and cut.sum() == network.group
+        assert narrower["flops_per_pixel"] < wider["flops_per_pixel"]
+    rungs = select_rungs(ladder, 3)
+    assert [r["widths"] for r in (rungs[0], rungs[-1])] == [ladder[-1]["widths"], ladder[0]["widths"]]
+    assert knee(ladder)["psnr"] >= ladder[0]["psnr"] - 0.1
+
+
+def test_the_gate_trains_alone_and_its_budgets_spend_what_they_say(tmp_path, sample_pixels):
+    """Stage 3 on a tiny ladder: the super-network's weights come out bit-identical, the gate's move, and on the
+    calibration crops each budget in the table is met (to within one crop changing rung)."""
+    from enhance_cli.training.loop import train
+    from enhance_cli.training.recipes import RECIPES
+    from enhance_cli.training.slimming import validation_pairs
+
+    data = tmp_path / "CBSD432"
+    data.mkdir()
+    for name in ("103006", "112056", "1"):  # the first two are on the validation list, the calibration crops
+        Image.fromarray(sample_pixels[:200, :240]).save(data / f"{name}.jpg")
+    torch.manual_seed(0)
+    network = DDSNet(rungs=3, budgets=4, **TINY)
+    network.rung_widths.copy_(torch.tensor([network.smallest.as_list(), [16, 8, 8, 8, 8, 8, 8, 8], TINY_LARGEST]))
+    network.default_budget.fill_(0.5)
+    start = tmp_path / "ladder.safetensors"
+    save_file({k: v.contiguous() for k, v in network.state_dict().items()}, str(start))
+    recipe = replace(
+        RECIPES["dds-denoise"], config={**TINY, "rungs": 3, "budgets": 4}, data=(data,), patch=32, batch=2, steps=2
+    )
+    trained = load_file(str(train(recipe, tmp_path / "run", init=start)))
+    before = load_file(str(start))
+    assert all(torch.equal(trained[k], before[k]) for k in before if not k.startswith("gate.") and k != "budget_table")
+    assert not torch.equal(trained["gate.conv1.weight"], before["gate.conv1.weight"])
+
+    network.load_state_dict(trained)
+    network.eval()
+    noisy, _ = validation_pairs((data,), crops=96, size=192, seed=99)
+    relative = network.rung_flops() / network.flops_per_pixel()
+    gate = network.gate_flops_per_pixel / network.flops_per_pixel()
+    for budget, weight in network.budget_table.tolist():
+        with torch.no_grad():
+            spent = relative[pick_rungs(network.gate_logits(noisy), relative, weight).numpy()].mean() + gate
+        one_crop = (relative[-1] - relative[0]) / len(noisy)  # rounding may move a crop on a tie between rungs
+        assert spent <= budget + one_crop or weight == 50.0  # a budget below the smallest rung gets the smallest
+
+
+def test_tiled_denoising_matches_the_whole_image_at_any_one_rung(tmp_path, real_crop):
+    """With every tile on the same sub-network, tiles with their halo (the receptive field) give the whole
+    image's result: only a change of rung between neighbours is left to the cross-fade."""
+    from enhance_cli.denoiser import Denoiser
+    from enhance_cli.registry import ModelCard, sha256_of
+
+    torch.manual_seed(0)
+    network = DDSNet(rungs=2, budgets=2, **TINY).eval()
+    network.rung_widths.copy_(torch.tensor([network.smallest.as_list(), TINY_LARGEST]))
+    weights = tmp_path / "tiny.safetensors"
+    save_file({k: v.contiguous() for k, v in network.state_dict().items()}, str(weights))
+    config = {**TINY, "rungs": 2, "budgets": 2}
+    card = ModelCard("tiny", "denoise", "dds-net", config, sha256_of(weights), folder=tmp_path)
+    whole = Denoiser(card, device="cpu", tile=0)
+    tiled = Denoiser(card, device="cpu", tile=64)
+    from enhance_cli.imageio import Picture
+
+    picture = Picture(real_crop, None, 8, None, None, "png")
+    full, pieces = whole.denoise(picture, budget=1.0), tiled.denoise(picture, budget=1.0)
+    assert pieces.tiles > 1 and full.tiles == 1
+    np.testing.assert_allclose(pieces.picture.pixels, full.picture.pixels, atol=1e-5)
+    assert pieces.details["sub_networks"] == {tiled.rung_name(1): pieces.tiles}
+    assert full.details["flops_fraction"] == pytest.approx(1.0, abs=0.01)
