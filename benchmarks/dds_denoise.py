@@ -1,5 +1,6 @@
 """Benchmarks for dds-denoise (`enhance denoise`), each run side by side with its baselines.
 
+    python benchmarks/dds_denoise.py ladder    # stage 2's validation ladder (FLOPs and PSNR per rung), for the card
     python benchmarks/dds_denoise.py polyu     # PolyU100 real noise: ours, restore --level auto, CBM3D, static twin
     python benchmarks/dds_denoise.py cbsd68    # CBSD68 Gaussian sigma 15/25/50: ours blind vs restore given sigma
     python benchmarks/dds_denoise.py budgets   # the paper's claim: gated vs static sub-networks at equal mean FLOPs
@@ -320,6 +321,32 @@ def memory_benchmark(megapixels: float = 16.0) -> dict:
     }
 
 
+def ladder_record() -> dict:
+    """Stage 2's ladder as measured on the validation split (runs/dds-ladder/ladder.json): FLOPs per pixel and
+    PSNR of every sub-network progressive slimming kept, the rungs the gate chooses from, and the knee."""
+    if not LADDER.exists():
+        raise SystemExit(f"{LADDER} is missing: run `python -m enhance_cli.training.slimming`")
+    ladder = json.loads(LADDER.read_text())
+    points = [
+        {"flops_per_pixel": round(p["flops_per_pixel"]), "relative_flops": round(p["relative_flops"], 4),
+         "validation_psnr": round(p["psnr"], 3), "widths": p["widths"]}
+        for p in ladder["ladder"]
+    ]  # fmt: skip
+    for point in points[:: max(1, len(points) // 12)]:
+        print(f"  {point['flops_per_pixel'] / 1e3:6.1f} kFLOPs/px ({point['relative_flops']:.1%}): "
+              f"{point['validation_psnr']:.3f} dB")  # fmt: skip
+    return {
+        "command": "python -m enhance_cli.training.slimming",
+        "validation": ladder["validation"],
+        "points": points,
+        "rungs": [round(p["flops_per_pixel"]) for p in ladder["rungs"]],
+        "knee": {
+            "relative_flops": round(ladder["knee"]["relative_flops"], 4),
+            "psnr": round(ladder["knee"]["psnr"], 3),
+        },
+    }
+
+
 def pictures_benchmark() -> dict:
     """The README's before/after: a CC0 validation photo through a simulated camera at high ISO (shot and read
     noise, demosaicking, tone, JPEG q90), then `restore --level auto` and ours; crops enlarged 2x."""
@@ -381,7 +408,8 @@ def update_card(results: dict, command: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=["polyu", "cbsd68", "budgets", "clean", "speed", "memory", "pictures", "all"])
+    parts = ["ladder", "polyu", "cbsd68", "budgets", "clean", "speed", "memory", "pictures"]
+    parser.add_argument("part", choices=[*parts, "all"])
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of each set")
     parser.add_argument("--cbm3d-limit", type=int, default=20, help="CBM3D on the first N PolyU images")
     parser.add_argument("--threads", type=int, default=None)
@@ -389,12 +417,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    everything = ["polyu", "cbsd68", "budgets", "clean", "speed", "memory", "pictures"]
-    parts = everything if args.part == "all" else [args.part]
+    parts = parts if args.part == "all" else [args.part]
     results = {}
     for part in parts:
         started = time.perf_counter()
         results[part] = {
+            "ladder": ladder_record,
             "polyu": lambda: polyu_benchmark(args.cbm3d_limit),
             "cbsd68": lambda: cbsd68_benchmark(args.limit),
             "budgets": lambda: budgets_benchmark(args.limit),

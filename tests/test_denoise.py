@@ -1,0 +1,120 @@
+"""`enhance denoise` on real files: real camera noise removed, clean photos left alone, budgets that spend what
+they say, and the same contract as every command (outputs, bits, metadata, report, exit codes)."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from enhance_cli.cli import app
+from tests.conftest import shared_data
+
+runner = CliRunner()
+
+
+def enhance(*args, input=None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255.0**2 / np.mean((a.astype(float) - b.astype(float)) ** 2)))
+
+
+def pixels(path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+@pytest.fixture
+def polyu_pair(tmp_path):
+    """A real noisy camera JPEG (Canon 5D Mark II, ISO 3200) cropped to 256 px, and its 500-shot mean."""
+    folder = shared_data("test/PolyU100")
+    crop = (slice(128, 384), slice(128, 384))
+    noisy = pixels(folder / "Canon5D2_5_160_3200_chair_11_real.JPG")[crop]
+    clean = pixels(folder / "Canon5D2_5_160_3200_chair_11_mean.JPG")[crop]
+    path = tmp_path / "chair.png"
+    Image.fromarray(noisy).save(path)
+    return path, noisy, clean
+
+
+def test_real_camera_noise_comes_out_closer_to_the_many_shot_mean(polyu_pair, tmp_path):
+    path, noisy, clean = polyu_pair
+    result = enhance("denoise", path, "-q")
+    assert result.exit_code == 0, result.output
+    denoised = pixels(path.with_name("chair_denoise.png"))
+    assert psnr(denoised, clean) > psnr(noisy, clean) + 1.0
+
+
+def test_a_clean_photo_comes_back_nearly_untouched(tmp_path):
+    clean = pixels(shared_data("test/Kodak24") / "kodim23.png")[:256, :320]
+    Image.fromarray(clean).save(tmp_path / "clean.png")
+    result = enhance("denoise", tmp_path / "clean.png", "-q")
+    assert result.exit_code == 0, result.output
+    assert psnr(pixels(tmp_path / "clean_denoise.png"), clean) > 38
+
+
+def test_the_report_records_what_each_image_spent_and_which_sub_networks_ran(small_png, tmp_path):
+    spent = {}
+    for budget in ("0.3", "1"):
+        report = tmp_path / f"{budget}.json"
+        result = enhance(
+            "denoise", small_png, "--budget", budget, "-o", tmp_path / f"{budget}.png", "--report", report, "-q"
+        )
+        assert result.exit_code == 0, result.output
+        entry = json.loads(report.read_text())["images"][0]
+        assert entry["command"] == "denoise" and entry["model"] == "dds-denoise" and entry["budget"] == float(budget)
+        assert sum(entry["sub_networks"].values()) == entry["tiles"] and entry["flops"] > 0
+        spent[budget] = entry["flops_fraction"]
+    assert spent["1"] == pytest.approx(1.0, abs=0.01)
+    assert spent["0.3"] < 0.75
+
+
+def test_the_default_budget_is_the_knee_the_models_table_shows(small_png, tmp_path):
+    rows = {row["name"]: row for row in json.loads(enhance("models", "--json").stdout)}
+    assert rows["dds-denoise"]["default"] and "budget" in rows["dds-denoise"]["levels"]
+    report = tmp_path / "r.json"
+    assert enhance("denoise", small_png, "-o", tmp_path / "o.png", "--report", report, "-q").exit_code == 0
+    budget = json.loads(report.read_text())["images"][0]["budget"]
+    assert f"default {budget:.2f}" in rows["dds-denoise"]["levels"]
+
+
+@pytest.mark.parametrize("budget", ["0", "1.5", "-0.2"])
+def test_a_budget_outside_zero_to_one_is_a_usage_error(small_png, budget):
+    result = enhance("denoise", small_png, "--budget", budget)
+    assert result.exit_code == 2
+    assert not small_png.with_name("patch_denoise.png").exists()
+
+
+def test_a_batch_keeps_going_past_a_broken_file_and_exits_1(small_png, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    result = enhance("denoise", broken, small_png, "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "broken.png" in result.stderr
+    assert (tmp_path / "out" / "patch.png").exists() and not (tmp_path / "out" / "broken.png").exists()
+
+
+def test_sixteen_bits_grey_and_metadata_are_kept(tmp_path, sample_pixels):
+    import cv2
+
+    deep = sample_pixels[200:264, 300:364].astype(np.uint16) * 257 + 100
+    cv2.imwrite(str(tmp_path / "deep.png"), deep[:, :, ::-1])
+    Image.fromarray(sample_pixels[:64, :80, 1], "L").save(tmp_path / "grey.png")
+    exif = Image.Exif()
+    exif[0x0110] = "Canon EOS 550D"
+    Image.fromarray(sample_pixels[:64, :96]).save(tmp_path / "cam.jpg", exif=exif, quality=95)
+    inputs = [tmp_path / name for name in ("deep.png", "grey.png", "cam.jpg")]
+    result = enhance("denoise", *inputs, "-o", tmp_path / "out", "-q")
+    assert result.exit_code == 0, result.output
+    restored = cv2.imread(str(tmp_path / "out" / "deep.png"), cv2.IMREAD_UNCHANGED)
+    assert restored.dtype == np.uint16 and (restored % 257 != 0).any()
+    with Image.open(tmp_path / "out" / "grey.png") as grey, Image.open(tmp_path / "out" / "cam.png") as camera:
+        assert grey.mode == "L" and camera.getexif()[0x0110] == "Canon EOS 550D"
+
+
+def test_stdin_to_stdout(small_png):
+    result = enhance("denoise", "-", "-o", "-", "-q", input=small_png.read_bytes())
+    assert result.exit_code == 0
+    assert result.stdout_bytes.startswith(b"\x89PNG")
