@@ -355,7 +355,7 @@ def pictures_benchmark() -> dict:
     from enhance_cli.training.camera_noise import CameraNoise, noisy_pairs
 
     clean = torch.from_numpy(read_rgb(PICTURE).transpose(2, 0, 1).copy())[None]
-    options = CameraNoise(gaussian_share=0.0, jpeg_share=1.0, jpeg_quality=(90, 90), sharpen_share=0.0)
+    options = CameraNoise(gaussian_share=0.0, clean_share=0.0, jpeg_share=1.0, jpeg_quality=(90, 90), sharpen_share=0.0)
     for seed in range(100):  # the first camera whose noise is plainly visible: 27-30 dB
         noisy, target = noisy_pairs(clean, np.random.default_rng(seed), torch.Generator().manual_seed(seed), options)
         if 27 < psnr(target[0].numpy(), noisy[0].numpy()) < 30:

@@ -34,9 +34,17 @@ def test_the_gaussian_share_keeps_the_clean_target_and_its_sigma():
 def test_camera_noise_is_spread_across_neighbouring_pixels():
     """Demosaicking correlates neighbours; white Gaussian noise would leave them independent."""
     clean = smooth_patches()
-    plain = CameraNoise(gaussian_share=0.0, jpeg_share=0.0, sharpen_share=0.0, chroma_smooth_share=0.0)
+    plain = CameraNoise(gaussian_share=0.0, clean_share=0.0, jpeg_share=0.0, sharpen_share=0.0, chroma_smooth_share=0.0)
     noisy, target = noisy_pairs(clean, np.random.default_rng(1), torch.Generator().manual_seed(1), plain)
     residual = (noisy - target)[..., 4:-4, 4:-4]
     assert float(residual.std()) > 1 / 255  # there is noise
     left, right = residual[..., :-1].flatten(), residual[..., 1:].flatten()
     assert float(torch.corrcoef(torch.stack([left, right]))[0, 1]) > 0.2
+
+
+def test_the_clean_share_asks_for_the_input_back_unchanged():
+    clean = smooth_patches()
+    options = CameraNoise(gaussian_share=0.0, clean_share=1.0)
+    noisy, target = noisy_pairs(clean, np.random.default_rng(2), torch.Generator().manual_seed(2), options)
+    torch.testing.assert_close(noisy, target)
+    torch.testing.assert_close(target, (clean * 255).round() / 255)

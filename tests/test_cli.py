@@ -17,7 +17,7 @@ def enhance(*args, input=None):
 
 
 def test_help_teaches_every_command():
-    for command in ([], ["isp"], ["dejpeg"], ["restore"], ["models"], ["eval"]):
+    for command in ([], ["isp"], ["denoise"], ["dejpeg"], ["restore"], ["models"], ["eval"]):
         result = enhance(*command, "--help")
         assert result.exit_code == 0
         assert "Example" in result.stdout

@@ -5,7 +5,8 @@ the sensor, is spread across neighbouring pixels by demosaicking, mixed between 
 stretched by the tone curve, sometimes sharpened or chroma-smoothed, and finally JPEG-compressed. We unprocess a
 clean photo into a mosaic (``unprocess``), then develop it twice through the same randomly drawn pipeline: once
 with noise (the input) and once without (the target). A share of each batch gets white Gaussian noise instead,
-so the Gaussian use of ``restore --task noise`` keeps working.
+so the Gaussian use of ``restore --task noise`` keeps working, and another share is left clean (input = target),
+so a clean photo comes back untouched rather than smoothed as if it were noisy.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class CameraNoise:
     """How a batch is drawn (the defaults are the issue's: ISO range of ``SHOT_NOISE``, JPEG half the time)."""
 
     gaussian_share: float = 0.25  # of the images: white Gaussian noise instead of a camera pipeline
+    clean_share: float = 0.1  # of the images: no noise at all, the input is the target
     sigma_range: tuple[float, float] = (5.0, 50.0)  # Gaussian sigma, 0-255 scale
     jpeg_share: float = 0.5
     jpeg_quality: tuple[int, int] = (75, 98)
@@ -49,15 +51,17 @@ def noisy_pairs(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(noisy, target) batches N x 3 x H x W in [0, 1], 8-bit like a user's file, from clean sRGB patches."""
     n = len(clean)
-    gaussian = rng.random(n) < options.gaussian_share
+    draw = rng.random(n)
+    gaussian = draw < options.gaussian_share
+    untouched = (draw >= options.gaussian_share) & (draw < options.gaussian_share + options.clean_share)
     noisy, target = clean.clone(), clean.clone()
     for index in np.flatnonzero(gaussian):
         sigma = rng.uniform(*options.sigma_range)
         noisy[index] = add_gaussian_noise(clean[index : index + 1], sigma, generator)[0]
-    cameras = np.flatnonzero(~gaussian)
+    cameras = np.flatnonzero(~gaussian & ~untouched)
     if len(cameras):
         noisy[cameras], target[cameras] = _through_a_camera(clean[cameras], rng, generator, options)
-    return noisy, quantise_8bit(target)
+    return quantise_8bit(noisy), quantise_8bit(target)
 
 
 def _through_a_camera(
