@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -72,9 +73,7 @@ def run_restore(
     """
     from enhance_cli.restorer import LevelError, Restorer
 
-    started = time.perf_counter()
-    try:
-        jobs = _plan(inputs, options, command, IMAGE_SUFFIXES, "images")
+    def prepare(jobs: list[Job]):
         restorer = Restorer.for_task(task, options.model, **options.model_options())
         if level is None and not restorer.can_estimate:
             raise LevelError(f"{restorer.card.name} cannot estimate the {restorer.card.level.name}: give it")
@@ -83,17 +82,32 @@ def run_restore(
             _note_level(restorer, level)
         elif _may_estimate(restorer, jobs):
             restorer.estimator  # noqa: B018 - load and verify it now, as part of the set-up, not of one image
+        return restorer, lambda picture, progress: restorer.restore(picture, level, progress)
+
+    return _run_command(command, inputs, options, IMAGE_SUFFIXES, "images", prepare)
+
+
+def _run_command(
+    command: str,
+    inputs: list[str],
+    options: BatchOptions,
+    suffixes: frozenset[str],
+    found: str,
+    prepare: Callable[[list[Job]], tuple[Any, Callable]],
+    reader: Callable = read_source,
+) -> int:
+    """Plan the jobs, then ``prepare`` the model and the per-image function, so that every usage error (exit 2)
+    and damaged weights (exit 1) stop the run before any image is read; then run the batch."""
+    started = time.perf_counter()
+    try:
+        jobs = _plan(inputs, options, command, suffixes, found)
+        model, process = prepare(jobs)
     except WeightsCorrupted as error:
         return _error(error, 1)
     except (UsageError, ModelNotFound, ValueError) as error:
         return _error(error, 2)
-
-    def process(picture, progress):
-        return restorer.restore(picture, level, progress)
-
-    setup = time.perf_counter() - started
-    run = options.run_options(command, restorer.card.name, restorer.params, setup)
-    return _run_batch(jobs, process, run, read_source)
+    run = options.run_options(command, model.card.name, model.params, time.perf_counter() - started)
+    return _run_batch(jobs, process, run, reader)
 
 
 def _note_level(restorer: Restorer, level: float) -> None:
@@ -169,21 +183,11 @@ def run_isp(inputs: list[str], tone: str = "standard", options: BatchOptions = B
     from enhance_cli.develop import Developer
     from enhance_cli.rawio import RAW_SUFFIXES
 
-    started = time.perf_counter()
-    try:
-        jobs = _plan(inputs, options, "isp", RAW_SUFFIXES, "RAW files")
+    def prepare(jobs: list[Job]):
         developer = Developer.for_model(options.model, **options.model_options())
-    except WeightsCorrupted as error:
-        return _error(error, 1)
-    except (UsageError, ModelNotFound, ValueError) as error:
-        return _error(error, 2)
+        return developer, lambda raw, progress: developer.develop(raw, tone, progress)
 
-    def process(raw: RawImage, progress):
-        return developer.develop(raw, tone, progress)
-
-    setup = time.perf_counter() - started
-    run = options.run_options("isp", developer.card.name, developer.params, setup)
-    return _run_batch(jobs, process, run, read_raw_source)
+    return _run_command("isp", inputs, options, RAW_SUFFIXES, "RAW files", prepare, read_raw_source)
 
 
 def run_denoise(inputs: list[str], budget: float | None = None, options: BatchOptions = BatchOptions()) -> int:
@@ -193,23 +197,13 @@ def run_denoise(inputs: list[str], budget: float | None = None, options: BatchOp
     """
     from enhance_cli.denoiser import Denoiser, check_budget
 
-    started = time.perf_counter()
-    try:
+    def prepare(jobs: list[Job]):
         if budget is not None:
             check_budget(budget)
-        jobs = _plan(inputs, options, "denoise", IMAGE_SUFFIXES, "images")
         denoiser = Denoiser.for_model(options.model, **options.model_options())
-    except WeightsCorrupted as error:
-        return _error(error, 1)
-    except (UsageError, ModelNotFound, ValueError) as error:
-        return _error(error, 2)
+        return denoiser, lambda picture, progress: denoiser.denoise(picture, budget, progress)
 
-    def process(picture, progress):
-        return denoiser.denoise(picture, budget, progress)
-
-    setup = time.perf_counter() - started
-    run = options.run_options("denoise", denoiser.card.name, denoiser.params, setup)
-    return _run_batch(jobs, process, run, read_source)
+    return _run_command("denoise", inputs, options, IMAGE_SUFFIXES, "images", prepare)
 
 
 def model_rows() -> list[dict]:
