@@ -69,7 +69,9 @@ def _previous_stage(recipe: Recipe) -> dict:
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     return {
         "previous_stage": {
-            "command": f"python -m enhance_cli.training {summary.get('recipe', recipe.init.stem)}",
+            "command": summary.get(
+                "command", f"python -m enhance_cli.training {summary.get('recipe', recipe.init.stem)}"
+            ),
             "weights": str(recipe.init),
             "steps": summary.get("steps"),
             "wall_seconds": summary.get("wall_seconds"),

@@ -139,6 +139,17 @@ def main() -> None:
         "knee": knee(ladder),
     }
     (args.out / "ladder.json").write_text(json.dumps(summary, indent=2) + "\n")
+    # What the next stage's card names as its starting point: stage 1 and this stage, steps and time together.
+    supernet_path = args.weights.parent / "summary.json"
+    supernet = json.loads(supernet_path.read_text()) if supernet_path.exists() else {}
+    stages = {
+        "command": f"python -m enhance_cli.training {DDS_STAGE_1.name} && python -m enhance_cli.training.slimming",
+        "steps": supernet.get("steps"),
+        "wall_seconds": (supernet.get("wall_seconds") or 0) + summary["seconds"],
+        "super_network": supernet,
+        "slimming_seconds": summary["seconds"],
+    }
+    (args.out / "summary.json").write_text(json.dumps(stages, indent=2) + "\n")
     print(args.out / "ladder.json")
 
 
