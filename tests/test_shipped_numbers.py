@@ -44,3 +44,14 @@ def test_dejpeg_on_classic5_matches_its_card(quality):
     assert measured["jpeg"] == pytest.approx(card["jpeg"], abs=0.02)
     assert measured["ours"] >= card["ours"] - TOLERANCE_DB
     assert measured["gain"] >= card["gain"] - TOLERANCE_DB
+
+
+@pytest.mark.shared_data("test/PolyU100")
+def test_denoise_on_polyu_matches_its_card():
+    """Real camera noise: the first images of PolyU100 (CBM3D's subset in the card), at the default budget."""
+    script = benchmark_script("dds_denoise")
+    card = json.loads((weights_dir() / "dds-denoise.json").read_text())["benchmarks"]["polyu"]["first_images"]
+    pairs = script.polyu_pairs(card["images"])
+    assert script.score(pairs, None)["psnr_rgb"] == pytest.approx(card["noisy_input"]["psnr_rgb"], abs=0.02)
+    measured = script.score(pairs, script.Ours().at(None))["psnr_rgb"]
+    assert measured >= card["ours_default_budget"]["psnr_rgb"] - TOLERANCE_DB
