@@ -409,7 +409,7 @@ def update_card(results: dict, command: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parts = ["ladder", "polyu", "cbsd68", "budgets", "clean", "speed", "memory", "pictures"]
-    parser.add_argument("part", choices=[*parts, "all"])
+    parser.add_argument("part", nargs="+", choices=[*parts, "all"])
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of each set")
     parser.add_argument("--cbm3d-limit", type=int, default=20, help="CBM3D on the first N PolyU images")
     parser.add_argument("--threads", type=int, default=None)
@@ -417,7 +417,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    parts = parts if args.part == "all" else [args.part]
+    parts = parts if "all" in args.part else args.part
     results = {}
     for part in parts:
         started = time.perf_counter()
