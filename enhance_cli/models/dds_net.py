@@ -4,7 +4,8 @@ The super-network's weights hold a ladder of sub-networks (``rung_widths``, foun
 cheapest first). The gate looks at the head's leading ``min_width`` channels, which every sub-network computes
 identically (the head reads only the image), runs two small stride-2 convs, pools them, and scores the rungs:
 
-- attention head: global pool -> 1x1 -> ReLU -> 1x1 -> 1 + tanh, reweighting the pooled channels;
+- attention head: global pool (of the log activations) -> 1x1 -> ReLU -> 1x1 -> 1 + tanh, reweighting the pooled
+  channels;
 - prediction head: 1x1 -> ReLU -> 1x1, one logit per rung.
 
 A budget turns the logits into a choice: the rung maximising ``log p - lambda * cost``, where ``lambda`` per
@@ -38,7 +39,9 @@ class DynamicGate(nn.Module):
         self.predict = nn.Conv2d(width, rungs, 1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        pooled = F.adaptive_avg_pool2d(F.relu(self.conv2(F.relu(self.conv1(features)))), 1)
+        # The log of the pooled activations: noise levels an order of magnitude apart are then as far apart
+        # as any other two that differ by that factor (linear, the gate barely told them apart: CE stayed ln 5).
+        pooled = torch.log(F.adaptive_avg_pool2d(F.relu(self.conv2(F.relu(self.conv1(features)))), 1) + 1e-3)
         attention = 1 + torch.tanh(self.excite(F.relu(self.squeeze(pooled))))
         return self.predict(F.relu(self.hidden(pooled * attention))).flatten(1)
 
