@@ -165,6 +165,12 @@ def render_markdown(card: dict) -> str:
             f"- started from an earlier stage: `{stage['command']}` ({stage['steps']} steps, "
             f"{(stage['wall_seconds'] or 0) / 60:.0f} min), weights `{stage['weights']}`"
         )
+    for stage in training.get("stages", []):  # a model trained in stages records each one
+        took = f"{stage['steps']} steps, " if stage.get("steps") else ""
+        lines.append(
+            f"- stage {stage['stage']}: `{stage['command']}` ({took}{stage['wall_seconds'] / 60:.0f} min): "
+            f"{stage['note']}"
+        )
     lines += [
         "",
     ]
