@@ -413,9 +413,10 @@ def denoise(
         typer.Option(
             min=0.0,
             max=1.0,
-            help="Mean FLOPs to spend, as a fraction of the full network's, e.g. 0.5. Easy tiles (flat, faint "
-            "noise) run thinner sub-networks, hard ones wider; 1 runs the full network everywhere. Default: the "
-            "knee of the model's FLOPs/quality ladder (`enhance models` shows it), where more FLOPs stop paying.",
+            help="Mean FLOPs to spend, as a fraction of the full network's, e.g. 0.5: a gate picks a thinner or "
+            "wider sub-network for each tile so that typical photos average this; 1 runs the full network "
+            "everywhere. Default: the knee of the model's FLOPs/quality ladder (`enhance models` shows it), where "
+            "more FLOPs stop paying.",
             show_default=False,
         ),
     ] = None,
@@ -437,9 +438,8 @@ def denoise(
 ) -> None:
     """Remove the noise of real photos (camera and phone JPEGs, high ISO) with a dynamic slimmable network.
 
-    Blind: no noise level to give. A gate looks at each tile and picks how many channels it needs,
-    so flat sky costs less than noisy texture; the report records the FLOPs spent and which
-    sub-networks ran. Trained on camera-pipeline noise (shot and read noise, demosaicking, JPEG)
+    Blind: no noise level to give. A gate looks at each tile and picks how many channels it runs,
+    within --budget; the report records the FLOPs spent and which sub-networks ran. Trained on camera-pipeline noise (shot and read noise, demosaicking, JPEG)
     and on white Gaussian noise.
 
     Examples:
