@@ -439,8 +439,8 @@ def denoise(
     """Remove the noise of real photos (camera and phone JPEGs, high ISO) with a dynamic slimmable network.
 
     Blind: no noise level to give. A gate looks at each tile and picks how many channels it runs,
-    within --budget; the report records the FLOPs spent and which sub-networks ran. Trained on camera-pipeline noise (shot and read noise, demosaicking, JPEG)
-    and on white Gaussian noise.
+    within --budget; the report records the FLOPs spent and which sub-networks ran. Trained on
+    camera-pipeline noise (shot and read noise, demosaicking, JPEG) and on white Gaussian noise.
 
     Examples:
 
