@@ -115,7 +115,10 @@ class ModelCard:
         return sum(self.flops().values())
 
     def parameter_count(self) -> int:
-        """Parameters stored in the weights file, read from its header (no torch, no tensors loaded)."""
+        """The network's parameters: as the card records them where the weights also hold buffers (a dynamic
+        network's ladder), else counted from the weights file's header (no torch, no tensors loaded)."""
+        if "parameters" in self.extra:
+            return int(self.extra["parameters"])
         from safetensors import safe_open
 
         with safe_open(str(self.existing_weights_path()), framework="numpy") as weights:

@@ -35,7 +35,7 @@ def weights_copy(folder, *names):
 
 def test_every_shipped_card_matches_its_weights():
     cards = list_cards()
-    assert len(cards) == 7 and {"hyperres-noise", "sigma-estimator"} <= {c.name for c in cards}
+    assert len(cards) == 8 and {"hyperres-noise", "sigma-estimator", "dds-denoise"} <= {c.name for c in cards}
     for card in cards:
         assert sha256_of(card.weights_path) == card.sha256
         assert card.extra["training"]["steps"] > 0 and card.extra["training"]["command"]

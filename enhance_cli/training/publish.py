@@ -101,6 +101,7 @@ def ladder_context(architecture: str, config: dict, weights: Path) -> dict:
         return {}
     network.load_state_dict(load_file(str(weights)))
     return {
+        "parameters": sum(p.numel() for p in network.parameters()),  # the weights file also holds the buffers
         "default_budget": round(float(network.default_budget), 4),
         "gate_flops_per_pixel": round(network.gate_flops_per_pixel),
         "sub_networks": [
