@@ -15,9 +15,6 @@ from enhance_cli.registry import ModelCard, find_card
 from enhance_cli.restorer import LoadedModel, rgb_pixels
 from enhance_cli.tiling import run_tiled
 
-# Neighbouring tiles may run different sub-networks: their outputs cross-fade over this many pixels.
-ROUTING_OVERLAP = 16
-
 
 class BudgetError(ValueError):
     """A budget outside (0, 1]."""
@@ -35,8 +32,6 @@ class Denoiser(LoadedModel):
     def __init__(self, card: ModelCard, **options) -> None:
         if card.task != "denoise":
             raise ValueError(f"model {card.name!r} is for task {card.task!r}, not denoise")
-        if options.get("tile_overlap") is None:
-            options["tile_overlap"] = ROUTING_OVERLAP
         super().__init__(card, **options)
         self.rungs = self.model.rungs
         self.rung_flops = self.model.rung_flops()

@@ -70,7 +70,10 @@ class LoadedModel:
         check_tile(tile, self.tile_align)
         self.tile = tile
         exact = self.tile_halo >= self.model.receptive_field
-        self.tile_overlap = tile_overlap if tile_overlap is not None else 0 if exact else DEFAULT_OVERLAP
+        default_overlap = self.model.tile_overlap
+        if default_overlap is None:
+            default_overlap = 0 if exact else DEFAULT_OVERLAP
+        self.tile_overlap = tile_overlap if tile_overlap is not None else default_overlap
         self.memory = memory
         self.params = parameter_count(self.model)
 

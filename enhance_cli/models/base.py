@@ -24,6 +24,8 @@ class RestorationModel(nn.Module):
     # (``python benchmarks/tiles.py``). Larger feature maps outgrow glibc's reusable heap (its 32 MiB mmap
     # threshold): every layer then pays fresh page faults, and a pixel costs 1.3-3x as much.
     tile_pixels: int = 512 * 512
+    # The cross-fade between tiles when the user gives none; None: none where the halo covers the receptive field.
+    tile_overlap: int | None = None
 
     def restore(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
         raise NotImplementedError

@@ -56,6 +56,7 @@ class DDSNet(DDSUNet):
     """The slimmable U-Net with its rung ladder and gate; ``forward`` routes the whole input through one rung."""
 
     ladder_buffers = ("rung_widths", "budget_table", "default_budget")  # what stages 2 and 3 fill in
+    tile_overlap = 16  # neighbouring tiles may run different sub-networks: their outputs cross-fade
 
     def __init__(self, rungs: int = 5, gate_width: int = 32, budgets: int = 18, **backbone) -> None:
         super().__init__(**backbone)
@@ -77,6 +78,10 @@ class DDSNet(DDSUNet):
         """FLOPs per pixel of each rung's sub-network, gate excluded."""
         return np.array([self.flops_per_pixel(widths) for widths in self.rungs])
 
+    def relative_rung_costs(self) -> np.ndarray:
+        """Each rung's FLOPs as a fraction of the full network's: what a budget is measured in."""
+        return self.rung_flops() / self.flops_per_pixel()
+
     @property
     def gate_flops_per_pixel(self) -> float:
         return 2 * 3 * self.min_width * 9 + self.gate.flops_per_pixel(self.min_width)
@@ -93,7 +98,7 @@ class DDSNet(DDSUNet):
         """The rung index for each image of the batch, at ``budget``; 1 means the largest rung always."""
         if budget >= 1:
             return torch.full((len(x),), len(self.rung_widths) - 1, dtype=torch.int64)
-        return pick_rungs(self.gate_logits(x), self.rung_flops() / self.flops_per_pixel(), self.cost_weight(budget))
+        return pick_rungs(self.gate_logits(x), self.relative_rung_costs(), self.cost_weight(budget))
 
     def forward(self, x: torch.Tensor, level=None, widths: Widths | None = None, budget: float = 1.0) -> torch.Tensor:
         if widths is None:

@@ -18,6 +18,7 @@ from enhance_cli.tasks import TASKS
 from enhance_cli.training.camera_noise import noisy_pairs
 from enhance_cli.training.data import PatchSampler
 from enhance_cli.training.recipes import Recipe
+from enhance_cli.training.slimming import psnr_per_image, validation_pairs
 from enhance_cli.training.unprocess import demosaic_difficulty, unprocess
 
 
@@ -141,13 +142,10 @@ def gate_loss(
     term ((spent - budget) / full)^2 on the batch's expected FLOPs, with the budget the ladder's knee."""
     noisy, target = noisy_pairs(clean, rng, generator)
     with torch.no_grad():
-        psnrs = []
-        for widths in model.rungs:
-            mse = ((model(noisy, widths=widths).clamp(0, 1) - target) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
-            psnrs.append(-10 * torch.log10(mse))
+        psnrs = [psnr_per_image(model(noisy, widths=widths), target) for widths in model.rungs]
     labels = gate_labels(torch.stack(psnrs, dim=1))
     logits = model.gate_logits(noisy)
-    relative = torch.as_tensor(model.rung_flops() / model.flops_per_pixel()).float()
+    relative = torch.as_tensor(model.relative_rung_costs()).float()
     spent = (logits.softmax(dim=1) * relative).sum(dim=1).mean()
     return nn.functional.cross_entropy(logits, labels) + (spent - model.default_budget) ** 2
 
@@ -156,12 +154,11 @@ def calibrate_budgets(model: nn.Module, recipe: Recipe) -> None:
     """Fill the gate's budget table: for each budget, the cost weight at which the gate's choices on validation
     crops spend that fraction of the full network's FLOPs on average (its own cost included)."""
     from enhance_cli.models.dds_net import pick_rungs
-    from enhance_cli.training.slimming import validation_pairs
 
     noisy, _ = validation_pairs(recipe.data, crops=96, size=192, seed=99)
     with torch.no_grad():
         logits = torch.cat([model.gate_logits(batch) for batch in noisy.split(16)])
-    relative = model.rung_flops() / model.flops_per_pixel()
+    relative = model.relative_rung_costs()
     gate = model.gate_flops_per_pixel / model.flops_per_pixel()
     table = model.budget_table
     for row, budget in enumerate(np.linspace(relative[0] + gate, 1.0, len(table))):

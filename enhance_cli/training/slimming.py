@@ -50,12 +50,17 @@ def validation_pairs(
     return noisy_pairs(clean, rng, torch.Generator().manual_seed(seed))
 
 
+def psnr_per_image(restored: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """PSNR (dB) of each image of an N x C x H x W batch in [0, 1]."""
+    mse = ((restored.clamp(0, 1) - target) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
+    return -10 * torch.log10(mse)
+
+
 def mean_psnr(model: DDSUNet, widths: Widths, noisy: torch.Tensor, target: torch.Tensor) -> float:
     """Mean per-crop PSNR (dB) of one sub-network."""
     with torch.inference_mode():
-        restored = torch.cat([model(batch, widths=widths).clamp(0, 1) for batch in noisy.split(8)])
-    mse = ((restored - target) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
-    return float((-10 * torch.log10(mse)).mean())
+        restored = torch.cat([model(batch, widths=widths) for batch in noisy.split(8)])
+    return float(psnr_per_image(restored, target).mean())
 
 
 def progressive_slimming(model: DDSUNet, noisy: torch.Tensor, target: torch.Tensor, log=print) -> list[dict]:
