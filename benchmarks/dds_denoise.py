@@ -11,7 +11,8 @@
     python benchmarks/dds_denoise.py all --threads 2 --update-card
 
 Outputs are rounded to 8 bits before scoring (PSNR on RGB). The static baselines are trained by
-``python -m enhance_cli.training dds-static-full`` and ``dds-static-half`` (runs/, not shipped). CBM3D runs at
+``python -m enhance_cli.training dds-static-full`` then ``dds-static-full-2``, and ``dds-static-half`` then
+``dds-static-half-2`` (runs/, not shipped), as long as the super-network's two stage-1 cycles. CBM3D runs at
 the sigma scikit-image estimates (wavelet MAD), on the first ``--cbm3d-limit`` PolyU images (about 30 s each),
 cached under runs/bench-cache; every method is also reported on that same subset.
 """
@@ -44,7 +45,9 @@ from enhance_cli.models.dncnn import fused_dncnn
 from enhance_cli.registry import WEIGHTS_DIR
 from enhance_cli.restorer import Restorer
 from enhance_cli.training.publish import write_card
-from enhance_cli.training.recipes import RECIPES, stage_weights
+from enhance_cli.training.recipes import DDS_STATIC_BASELINES, RECIPES, stage_weights
+
+STATIC_FULL, STATIC_HALF = DDS_STATIC_BASELINES
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST = ROOT.parent / "shared" / "data" / "test"
@@ -186,7 +189,7 @@ def polyu_benchmark(cbm3d_limit: int) -> dict:
     rows = {
         "noisy_input": report("noisy input", score(pairs, None)),
         "restore_level_auto": report("restore --level auto", score(pairs, restore_noise(None))),
-        "static_full": report("static twin (full width)", score(pairs, static_network("dds-static-full"))),
+        "static_full": report("static twin (full width)", score(pairs, static_network(STATIC_FULL.name))),
         "ours_default_budget": report(
             f"ours, default budget {ours.denoiser.default_budget:g}", ours_row(ours, pairs, None)
         ),
@@ -242,7 +245,7 @@ def budgets_benchmark(limit: int | None) -> dict:
             "static_ladder_rung": {**static, "relative_flops": rung["relative_flops"], "widths": rung["widths"]},
             "gain_db": dynamic["psnr_rgb"] - static["psnr_rgb"],
         }
-    half = RECIPES["dds-static-half"]
+    half = STATIC_HALF
     half_flops = DDSUNet(**half.config).flops_per_pixel() / ours.denoiser.full_flops
     static_half = report(f"static network trained alone, {half_flops:.1%}", score(pairs, static_network(half.name)))
     rows["individually_trained_static_half"] = {**static_half, "relative_flops": half_flops}

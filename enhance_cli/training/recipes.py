@@ -254,6 +254,20 @@ DDS_STAGE_1 = replace(
     card={"summary": "Stage 1 of dds-denoise: the slimmable super-network; not shipped"},
 )
 
+# Stage 1, continued (2026-12-02, second session): the super-network's full width ended 0.56 dB below its static
+# twin on validation, and its half-FLOPs rung 0.32 dB below the individually trained half network: it was still
+# learning when the cosine schedule ran out. A second cycle, same data and patches, at a lower peak rate.
+DDS_STAGE_1_CONTINUED = replace(
+    DDS_STAGE_1,
+    name="dds-supernet-2",
+    init=stage_weights(DDS_STAGE_1.name),
+    steps=3000,
+    lr=3e-4,
+    warmup=50,
+    card={"summary": "Stage 1 of dds-denoise, continued: the slimmable super-network; not shipped"},
+)
+DDS_SUPERNET_CHAIN = (DDS_STAGE_1, DDS_STAGE_1_CONTINUED)  # stage 1's runs in order; slimming reads the last
+
 # Stage 2 (progressive slimming, `python -m enhance_cli.training.slimming`) writes the ladder and the rungs
 # into runs/dds-ladder; stage 3 trains the gate on them, the super-network frozen, then calibrates the budgets.
 DDS_DENOISE = replace(
@@ -286,8 +300,23 @@ DDS_STATIC_HALF = replace(
     card={"summary": "Static network of half dds-denoise's FLOPs, for benchmarks; not shipped"},
 )
 
+# Each static baseline gets stage 1's second cycle too (same steps, rate and data), so that it has trained as long
+# as the super-network when they are compared.
+DDS_STATIC_BASELINES = tuple(
+    replace(
+        static,
+        name=f"{static.name}-2",
+        init=stage_weights(static.name),
+        steps=DDS_STAGE_1_CONTINUED.steps,
+        lr=DDS_STAGE_1_CONTINUED.lr,
+        warmup=DDS_STAGE_1_CONTINUED.warmup,
+    )
+    for static in (DDS_STATIC_FULL, DDS_STATIC_HALF)
+)
+
 SHIPPED: list[Recipe] = [
     DDS_STAGE_1,
+    DDS_STAGE_1_CONTINUED,
     DDS_DENOISE,
     hyperres_recipe(
         "noise",
@@ -385,6 +414,7 @@ SHIPPED: list[Recipe] = [
 ABLATIONS = [
     DDS_STATIC_FULL,
     DDS_STATIC_HALF,
+    *DDS_STATIC_BASELINES,
     *adaptive_ablation(JPEG_FIRST, (10.0, 40.0), steps=2000),
     *adaptive_ablation(SR_FIRST, (2.0, 4.0), steps=2000),
     *adaptive_ablation(SR_FIRST, (2.0, 4.0), steps=6000),

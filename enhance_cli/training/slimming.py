@@ -25,7 +25,7 @@ from enhance_cli.models.dds_net import DDSNet
 from enhance_cli.models.dds_unet import DDSUNet, Widths
 from enhance_cli.training.camera_noise import noisy_pairs
 from enhance_cli.training.data import image_files
-from enhance_cli.training.recipes import DDS_STAGE_1, stage_weights
+from enhance_cli.training.recipes import DDS_STAGE_1, DDS_SUPERNET_CHAIN, stage_weights
 
 KNEE_DB = 0.1  # the knee: the cheapest ladder point within this many dB of the full network
 
@@ -112,7 +112,7 @@ def knee(ladder: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="DDS-Net stage 2: the progressive-slimming ladder.")
-    parser.add_argument("--weights", type=Path, default=stage_weights(DDS_STAGE_1.name))
+    parser.add_argument("--weights", type=Path, default=stage_weights(DDS_SUPERNET_CHAIN[-1].name))
     parser.add_argument("--out", type=Path, default=Path("runs/dds-ladder"))
     parser.add_argument("--rungs", type=int, default=5)
     parser.add_argument("--crops", type=int, default=32, help="validation crops of 96 px to rank the cuts on")
@@ -148,7 +148,12 @@ def main() -> None:
     supernet_path = args.weights.parent / "summary.json"
     supernet = json.loads(supernet_path.read_text()) if supernet_path.exists() else {}
     stages = {
-        "command": f"python -m enhance_cli.training {DDS_STAGE_1.name} && python -m enhance_cli.training.slimming",
+        "command": " && ".join(
+            [
+                *(f"python -m enhance_cli.training {stage.name}" for stage in DDS_SUPERNET_CHAIN),
+                "python -m enhance_cli.training.slimming",
+            ]
+        ),
         "steps": supernet.get("steps"),
         "wall_seconds": (supernet.get("wall_seconds") or 0) + summary["seconds"],
         "super_network": supernet,
