@@ -124,8 +124,9 @@ def parse_memory(text: str | None) -> int | None:
 Memory = Annotated[
     str | None,
     typer.Option(
-        help="The network's working memory per tile, e.g. 100M or 1G; tiles are sized to fit. Default: the "
-        "fastest tiles, about 200 MiB (HyperRes) or 400 MiB (isp). The image itself takes memory beside it.",
+        help="The network's working memory per tile, e.g. 100M or 1G, shared by images processed at once; tiles "
+        "are sized to fit. Default: the fastest tiles, about 200 MiB (HyperRes) or 400 MiB (isp). The image "
+        "itself takes memory beside it.",
         show_default=False,
     ),
 ]
@@ -133,7 +134,21 @@ Model = Annotated[
     str | None, typer.Option(help="Model name from `enhance models`. Default: the task's default.", show_default=False)
 ]
 DeviceOption = Annotated[Device, typer.Option(help="Where to run: auto picks cuda, then mps, then cpu.")]
-Threads = Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.", show_default=False)]
+Threads = Annotated[
+    int | None,
+    typer.Option(min=1, help="CPU threads for the whole run. Default: every core.", show_default=False),
+]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="Images processed at once, each in its own process with a share of the threads and of --memory. "
+        "Default: one per core for a batch of images under 8 MP, else one at a time on every core.",
+        show_default=False,
+    ),
+]
 Report = Annotated[
     Path | None,
     typer.Option(
@@ -202,6 +217,7 @@ def restore(
     model: Model = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
+    jobs: Jobs = None,
     report: Report = None,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -234,6 +250,7 @@ def restore(
         model,
         device,
         threads,
+        jobs,
         report,
         quiet,
         debug,
@@ -264,6 +281,7 @@ def dejpeg(
     model: Model = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
+    jobs: Jobs = None,
     report: Report = None,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -296,6 +314,7 @@ def dejpeg(
         model,
         device,
         threads,
+        jobs,
         report,
         quiet,
         debug,
@@ -324,6 +343,7 @@ def sr(
     model: Model = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
+    jobs: Jobs = None,
     report: Report = None,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -353,6 +373,7 @@ def sr(
         model,
         device,
         threads,
+        jobs,
         report,
         quiet,
         debug,
@@ -373,6 +394,7 @@ def _batch_options(
     model: str | None,
     device: Device,
     threads: int | None,
+    jobs: int | None,
     report: Path | None,
     quiet: bool,
     debug: bool,
@@ -395,6 +417,7 @@ def _batch_options(
         model=model,
         device=device.value,
         threads=threads,
+        jobs=jobs,
         report=report,
         quiet=quiet,
         debug=debug,
@@ -432,6 +455,7 @@ def denoise(
     model: Model = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
+    jobs: Jobs = None,
     report: Report = None,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -465,6 +489,7 @@ def denoise(
         model,
         device,
         threads,
+        jobs,
         report,
         quiet,
         debug,
@@ -513,6 +538,7 @@ def isp(
     ] = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
+    jobs: Jobs = None,
     report: Report = None,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -547,6 +573,7 @@ def isp(
         model,
         device,
         threads,
+        jobs,
         report,
         quiet,
         debug,

@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from enhance_cli.paths import STDIO, Job, UsageError, plan_jobs
 from enhance_cli.pipeline import Runner, RunOptions, WriteOptions, read_source
 from enhance_cli.registry import ModelNotFound, WeightsCorrupted, list_cards, no_models_message, weights_dir
 from enhance_cli.report import check_report_path
+from enhance_cli.workers import WorkerPlan, WorkerPool, plan_workers
 
 # torch (and what imports it) loads inside the commands that run networks: `enhance models` needs none of it.
 if TYPE_CHECKING:
@@ -43,13 +45,21 @@ class BatchOptions:
     memory: int | None = None  # bytes of network working set per tile; None: the fastest tiles decide
     model: str | None = None
     device: str = "auto"
-    threads: int | None = None
+    threads: int | None = None  # CPU threads for the whole run; None: every core this process may use
+    jobs: int | None = None  # images processed at once, each in its own process; None: chosen from the batch
     report: Path | None = None
     quiet: bool = False
     debug: bool = False
 
-    def model_options(self) -> dict:
-        return {"device": self.device, "tile": self.tile, "tile_overlap": self.tile_overlap, "memory": self.memory}
+    def model_options(self, plan: WorkerPlan) -> dict:
+        """How each worker loads its model: the default tiles (or ``memory``) shared between the workers."""
+        return {
+            "device": self.device,
+            "tile": self.tile,
+            "tile_overlap": self.tile_overlap,
+            "memory": self.memory,
+            "workers": plan.workers,
+        }
 
     def run_options(self, command: str, model: str, params: int, setup_seconds: float) -> RunOptions:
         return RunOptions(
@@ -73,8 +83,8 @@ def run_restore(
     """
     from enhance_cli.restorer import LevelError, Restorer
 
-    def prepare(jobs: list[Job]):
-        restorer = Restorer.for_task(task, options.model, **options.model_options())
+    def prepare(jobs: list[Job], plan: WorkerPlan):
+        restorer = Restorer.for_task(task, options.model, **options.model_options(plan))
         if level is None and not restorer.can_estimate:
             raise LevelError(f"{restorer.card.name} cannot estimate the {restorer.card.level.name}: give it")
         if level is not None:
@@ -93,21 +103,40 @@ def _run_command(
     options: BatchOptions,
     suffixes: frozenset[str],
     found: str,
-    prepare: Callable[[list[Job]], tuple[Any, Callable]],
+    prepare: Callable[[list[Job], WorkerPlan], tuple[Any, Callable]],
     reader: Callable = read_source,
 ) -> int:
-    """Plan the jobs, then ``prepare`` the model and the per-image function, so that every usage error (exit 2)
-    and damaged weights (exit 1) stop the run before any image is read; then run the batch."""
+    """Plan the jobs and the workers, then ``prepare`` the model and the per-image function, so that every
+    usage error (exit 2) and damaged weights (exit 1) stop the run before any image is read; then run the
+    batch, several images at once where the plan says so."""
     started = time.perf_counter()
     try:
         jobs = _plan(inputs, options, command, suffixes, found)
-        model, process = prepare(jobs)
+        plan = plan_workers(jobs, options.jobs, options.threads)
+        if options.threads or plan.parallel:
+            import torch
+
+            torch.set_num_threads(plan.threads)  # the workers inherit it
+        model, process = prepare(jobs, plan)
     except WeightsCorrupted as error:
         return _error(error, 1)
     except (UsageError, ModelNotFound, ValueError) as error:
         return _error(error, 2)
     run = options.run_options(command, model.card.name, model.params, time.perf_counter() - started)
-    return _run_batch(jobs, process, run, reader)
+    runner = Runner(process, run, reader)
+    if not plan.parallel:
+        records = runner.run(jobs)
+    else:
+        pool = WorkerPool(partial(runner.run_one, tile_progress=_no_progress), plan)
+        try:
+            records = runner.run(jobs, pool)
+        finally:
+            pool.close()
+    return 0 if all(record["ok"] for record in records) else 1
+
+
+def _no_progress(done: int, total: int) -> None:
+    """Workers draw no tile progress: the parent's bar counts their images."""
 
 
 def _note_level(restorer: Restorer, level: float) -> None:
@@ -152,22 +181,12 @@ def _plan(inputs: list[str], options: BatchOptions, command: str, suffixes: froz
         check_report_path(options.report)
     if any(job.output == STDIO for job in jobs) and sys.stdout.isatty():
         raise UsageError("refusing to write image data to a terminal; redirect it (> out.png) or give -o FILE")
-    if options.threads:
-        import torch
-
-        torch.set_num_threads(options.threads)
     return jobs
 
 
 def _error(error: Exception, status: int) -> int:
     stderr.print(f"[red]error[/]: {escape(str(error))}", soft_wrap=True)
     return status
-
-
-def _run_batch(jobs: list[Job], process, options: RunOptions, reader) -> int:
-    """Run every job; the exit status is 1 if any failed."""
-    records = Runner(process, options, reader).run(jobs)
-    return 0 if all(r["ok"] for r in records) else 1
 
 
 def read_raw_source(source: str) -> RawImage:
@@ -183,8 +202,8 @@ def run_isp(inputs: list[str], tone: str = "standard", options: BatchOptions = B
     from enhance_cli.develop import Developer
     from enhance_cli.rawio import RAW_SUFFIXES
 
-    def prepare(jobs: list[Job]):
-        developer = Developer.for_model(options.model, **options.model_options())
+    def prepare(jobs: list[Job], plan: WorkerPlan):
+        developer = Developer.for_model(options.model, **options.model_options(plan))
         return developer, lambda raw, progress: developer.develop(raw, tone, progress)
 
     return _run_command("isp", inputs, options, RAW_SUFFIXES, "RAW files", prepare, read_raw_source)
@@ -197,10 +216,10 @@ def run_denoise(inputs: list[str], budget: float | None = None, options: BatchOp
     """
     from enhance_cli.denoiser import Denoiser, check_budget
 
-    def prepare(jobs: list[Job]):
+    def prepare(jobs: list[Job], plan: WorkerPlan):
         if budget is not None:
             check_budget(budget)
-        denoiser = Denoiser.for_model(options.model, **options.model_options())
+        denoiser = Denoiser.for_model(options.model, **options.model_options(plan))
         return denoiser, lambda picture, progress: denoiser.denoise(picture, budget, progress)
 
     return _run_command("denoise", inputs, options, IMAGE_SUFFIXES, "images", prepare)
