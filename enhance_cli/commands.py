@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -47,6 +47,7 @@ class BatchOptions:
     device: str = "auto"
     threads: int | None = None  # CPU threads for the whole run; None: every core this process may use
     jobs: int | None = None  # images processed at once, each in its own process; None: chosen from the batch
+    cluster: str | None = None  # a Dask scheduler's address: its workers process the batch
     report: Path | None = None
     quiet: bool = False
     debug: bool = False
@@ -74,17 +75,39 @@ class BatchOptions:
         )
 
 
-def run_restore(
-    inputs: list[str], task: str, level: float | None, options: BatchOptions = BatchOptions(), command: str = "restore"
-) -> int:
-    """Restore every input; return the exit status (0 all ok, 1 some failed, 2 usage error).
+@dataclass(frozen=True)
+class Work:
+    """What one command does to each input, as data: another process, or another machine, sets itself up
+    from it (:meth:`prepare`) to run any of the batch's jobs."""
 
-    ``level`` None estimates it per image (or reads it from the file, for JPEG quality).
-    """
-    from enhance_cli.restorer import LevelError, Restorer
+    command: str
+    options: BatchOptions
 
-    def prepare(jobs: list[Job], plan: WorkerPlan):
-        restorer = Restorer.for_task(task, options.model, **options.model_options(plan))
+    found: ClassVar[str] = "images"
+
+    @property
+    def suffixes(self) -> frozenset[str]:
+        """What a folder argument contributes."""
+        return IMAGE_SUFFIXES
+
+    def prepare(self, jobs: list[Job], plan: WorkerPlan) -> tuple[Any, Callable]:
+        """Load and check the model; return it and the function that processes one input."""
+        raise NotImplementedError
+
+    def read(self, source: str) -> Any:
+        return read_source(source)
+
+
+@dataclass(frozen=True)
+class RestoreWork(Work):
+    task: str
+    level: float | None  # None: estimated per image (or read from the file, for JPEG quality)
+
+    def prepare(self, jobs: list[Job], plan: WorkerPlan) -> tuple[Restorer, Callable]:
+        from enhance_cli.restorer import LevelError, Restorer
+
+        restorer = Restorer.for_task(self.task, self.options.model, **self.options.model_options(plan))
+        level = self.level
         if level is None and not restorer.can_estimate:
             raise LevelError(f"{restorer.card.name} cannot estimate the {restorer.card.level.name}: give it")
         if level is not None:
@@ -94,43 +117,109 @@ def run_restore(
             restorer.estimator  # noqa: B018 - load and verify it now, as part of the set-up, not of one image
         return restorer, lambda picture, progress: restorer.restore(picture, level, progress)
 
-    return _run_command(command, inputs, options, IMAGE_SUFFIXES, "images", prepare)
+
+@dataclass(frozen=True)
+class DevelopWork(Work):
+    tone: str
+
+    found: ClassVar[str] = "RAW files"
+
+    @property
+    def suffixes(self) -> frozenset[str]:
+        from enhance_cli.rawio import RAW_SUFFIXES
+
+        return RAW_SUFFIXES
+
+    def prepare(self, jobs: list[Job], plan: WorkerPlan) -> tuple[Any, Callable]:
+        from enhance_cli.develop import Developer
+
+        developer = Developer.for_model(self.options.model, **self.options.model_options(plan))
+        return developer, lambda raw, progress: developer.develop(raw, self.tone, progress)
+
+    def read(self, source: str) -> RawImage:
+        from enhance_cli.rawio import RawError, read_raw
+
+        if source == STDIO:
+            raise RawError("<stdin>: isp reads RAW files by path; stdin is not supported")
+        return read_raw(source)
 
 
-def _run_command(
-    command: str,
-    inputs: list[str],
-    options: BatchOptions,
-    suffixes: frozenset[str],
-    found: str,
-    prepare: Callable[[list[Job], WorkerPlan], tuple[Any, Callable]],
-    reader: Callable = read_source,
+@dataclass(frozen=True)
+class DenoiseWork(Work):
+    budget: float | None  # the mean FLOPs to spend, as a fraction of the full network's; None: the ladder's knee
+
+    def prepare(self, jobs: list[Job], plan: WorkerPlan) -> tuple[Any, Callable]:
+        from enhance_cli.denoiser import Denoiser, check_budget
+
+        if self.budget is not None:
+            check_budget(self.budget)
+        denoiser = Denoiser.for_model(self.options.model, **self.options.model_options(plan))
+        return denoiser, lambda picture, progress: denoiser.denoise(picture, self.budget, progress)
+
+
+def run_restore(
+    inputs: list[str], task: str, level: float | None, options: BatchOptions = BatchOptions(), command: str = "restore"
 ) -> int:
-    """Plan the jobs and the workers, then ``prepare`` the model and the per-image function, so that every
+    """Restore every input; return the exit status (0 all ok, 1 some failed, 2 usage error).
+
+    ``level`` None estimates it per image (or reads it from the file, for JPEG quality).
+    """
+    return run_work(RestoreWork(command, options, task, level), inputs)
+
+
+def run_isp(inputs: list[str], tone: str = "standard", options: BatchOptions = BatchOptions()) -> int:
+    """Develop every RAW input; return the exit status (0 all ok, 1 some failed, 2 usage error)."""
+    return run_work(DevelopWork("isp", options, tone), inputs)
+
+
+def run_denoise(inputs: list[str], budget: float | None = None, options: BatchOptions = BatchOptions()) -> int:
+    """Denoise every input with DDS-Net; return the exit status (0 all ok, 1 some failed, 2 usage error).
+
+    ``budget``: the mean FLOPs to spend, as a fraction of the full network's; None: the ladder's knee.
+    """
+    return run_work(DenoiseWork("denoise", options, budget), inputs)
+
+
+def run_work(work: Work, inputs: list[str]) -> int:
+    """Plan the jobs and the workers, then prepare the model and the per-image function, so that every
     usage error (exit 2) and damaged weights (exit 1) stop the run before any image is read; then run the
     batch, several images at once where the plan says so."""
+    options = work.options
     started = time.perf_counter()
+    client = None
     try:
-        jobs = _plan(inputs, options, command, suffixes, found)
-        plan = plan_workers(jobs, options.jobs, options.threads)
+        jobs = _plan(inputs, options, work.command, work.suffixes, work.found)
+        if options.cluster:
+            from enhance_cli.cluster import check_storage, connect
+
+            plan = WorkerPlan(1, options.threads or 1)  # this machine only checks the model
+            client = connect(options.cluster)
+            check_storage(client, jobs)
+        else:
+            plan = plan_workers(jobs, options.jobs, options.threads)
         if options.threads or plan.parallel:
             import torch
 
             torch.set_num_threads(plan.threads)  # the workers inherit it
-        model, process = prepare(jobs, plan)
-    except WeightsCorrupted as error:
-        return _error(error, 1)
-    except (UsageError, ModelNotFound, ValueError) as error:
-        return _error(error, 2)
-    run = options.run_options(command, model.card.name, model.params, time.perf_counter() - started)
-    runner = Runner(process, run, reader)
-    if not plan.parallel:
-        records = runner.run(jobs)
-    else:
+        model, process = work.prepare(jobs, plan)
+    except (WeightsCorrupted, UsageError, ModelNotFound, ValueError) as error:
+        if client is not None:
+            client.close()
+        return _error(error, 1 if isinstance(error, WeightsCorrupted) else 2)
+    run = options.run_options(work.command, model.card.name, model.params, time.perf_counter() - started)
+    runner = Runner(process, run, work.read)
+    if client is not None:
+        from enhance_cli.cluster import ClusterPool
+
+        pool = ClusterPool(client, work, run)
+    elif plan.parallel:
         pool = WorkerPool(partial(runner.run_one, tile_progress=_no_progress), plan)
-        try:
-            records = runner.run(jobs, pool)
-        finally:
+    else:
+        pool = None
+    try:
+        records = runner.run(jobs, pool)
+    finally:
+        if pool is not None:
             pool.close()
     return 0 if all(record["ok"] for record in records) else 1
 
@@ -187,42 +276,6 @@ def _plan(inputs: list[str], options: BatchOptions, command: str, suffixes: froz
 def _error(error: Exception, status: int) -> int:
     stderr.print(f"[red]error[/]: {escape(str(error))}", soft_wrap=True)
     return status
-
-
-def read_raw_source(source: str) -> RawImage:
-    from enhance_cli.rawio import RawError, read_raw
-
-    if source == STDIO:
-        raise RawError("<stdin>: isp reads RAW files by path; stdin is not supported")
-    return read_raw(source)
-
-
-def run_isp(inputs: list[str], tone: str = "standard", options: BatchOptions = BatchOptions()) -> int:
-    """Develop every RAW input; return the exit status (0 all ok, 1 some failed, 2 usage error)."""
-    from enhance_cli.develop import Developer
-    from enhance_cli.rawio import RAW_SUFFIXES
-
-    def prepare(jobs: list[Job], plan: WorkerPlan):
-        developer = Developer.for_model(options.model, **options.model_options(plan))
-        return developer, lambda raw, progress: developer.develop(raw, tone, progress)
-
-    return _run_command("isp", inputs, options, RAW_SUFFIXES, "RAW files", prepare, read_raw_source)
-
-
-def run_denoise(inputs: list[str], budget: float | None = None, options: BatchOptions = BatchOptions()) -> int:
-    """Denoise every input with DDS-Net; return the exit status (0 all ok, 1 some failed, 2 usage error).
-
-    ``budget``: the mean FLOPs to spend, as a fraction of the full network's; None: the ladder's knee.
-    """
-    from enhance_cli.denoiser import Denoiser, check_budget
-
-    def prepare(jobs: list[Job], plan: WorkerPlan):
-        if budget is not None:
-            check_budget(budget)
-        denoiser = Denoiser.for_model(options.model, **options.model_options(plan))
-        return denoiser, lambda picture, progress: denoiser.denoise(picture, budget, progress)
-
-    return _run_command("denoise", inputs, options, IMAGE_SUFFIXES, "images", prepare)
 
 
 def model_rows() -> list[dict]:
