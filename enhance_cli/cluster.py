@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from enhance_cli.paths import Job, UsageError
 from enhance_cli.pipeline import Runner, RunOptions
+from enhance_cli.report import peak_rss_bytes
 from enhance_cli.workers import WorkerDied, WorkerPlan
 
 if TYPE_CHECKING:
@@ -124,4 +125,4 @@ def run_on_worker(work: Work, options: RunOptions, job: Job) -> tuple[dict[str, 
     said = io.StringIO()
     with redirect_stderr(said):
         record = runner.run_one(job, lambda done, total: None)
-    return record, said.getvalue()
+    return {**record, "worker_peak_rss_bytes": peak_rss_bytes()}, said.getvalue()

@@ -23,6 +23,7 @@ from typing import Any
 from PIL import Image
 
 from enhance_cli.paths import STDIO, Job
+from enhance_cli.report import peak_rss_bytes
 
 # Below this many pixels per image a batch runs one image per core; at or above, images run one after another
 # with every core on each (intra-op threads pay off on large images, and each worker would hold one in memory).
@@ -101,7 +102,7 @@ def _run_job(job: Job) -> tuple[dict[str, Any], str]:
     said = io.StringIO()
     with redirect_stderr(said):
         record = _run_in_worker(job)
-    return record, said.getvalue()
+    return {**record, "worker_peak_rss_bytes": peak_rss_bytes()}, said.getvalue()
 
 
 class WorkerPool:
