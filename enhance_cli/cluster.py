@@ -12,19 +12,17 @@ output is skipped, a rescheduled image is written once and whole. Install with `
 
 from __future__ import annotations
 
-import io
 import os
 import socket
 from collections.abc import Iterator
-from contextlib import redirect_stderr
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from enhance_cli.paths import Job, UsageError
 from enhance_cli.pipeline import Runner, RunOptions
-from enhance_cli.report import peak_rss_bytes
-from enhance_cli.workers import WorkerDied, WorkerPlan
+from enhance_cli.workers import WorkerDied, WorkerPlan, run_as_worker
 
 if TYPE_CHECKING:
     from enhance_cli.commands import Work
@@ -122,7 +120,4 @@ def run_on_worker(work: Work, options: RunOptions, job: Job) -> tuple[dict[str, 
         _runners.clear()  # a new batch: drop the last one's model
         _, process = work.prepare([], WorkerPlan(1, 1))
         runner = _runners[work] = Runner(process, options, work.read)
-    said = io.StringIO()
-    with redirect_stderr(said):
-        record = runner.run_one(job, lambda done, total: None)
-    return {**record, "worker_peak_rss_bytes": peak_rss_bytes()}, said.getvalue()
+    return run_as_worker(partial(runner.run_one, tile_progress=lambda done, total: None), job)

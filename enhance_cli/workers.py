@@ -97,11 +97,16 @@ def _start_worker(threads: int) -> None:
 
 
 def _run_job(job: Job) -> tuple[dict[str, Any], str]:
-    """The job's record, and what it said on stderr (errors, skips) for the parent to print in its place."""
     assert _run_in_worker is not None
+    return run_as_worker(_run_in_worker, job)
+
+
+def run_as_worker(run_job: Callable[[Job], dict[str, Any]], job: Job) -> tuple[dict[str, Any], str]:
+    """In a worker process: the job's record with the process's peak memory, and what the job said on stderr
+    (errors, skips), for the parent to print in its place."""
     said = io.StringIO()
     with redirect_stderr(said):
-        record = _run_in_worker(job)
+        record = run_job(job)
     return {**record, "worker_peak_rss_bytes": peak_rss_bytes()}, said.getvalue()
 
 
