@@ -12,8 +12,10 @@ output is skipped, a rescheduled image is written once and whole. Install with `
 
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
@@ -110,6 +112,8 @@ def _absolute(job: Job) -> Job:
     return replace(job, source=os.path.abspath(job.source), output=os.path.abspath(job.output))
 
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+
 _runners: dict[Work, Runner] = {}  # per worker process: the model loaded once for all of a batch's tasks
 
 
@@ -118,6 +122,25 @@ def run_on_worker(work: Work, options: RunOptions, job: Job) -> tuple[dict[str, 
     runner = _runners.get(work)
     if runner is None:  # its notes (a level out of range) were said on the client already: they go to the log
         _runners.clear()  # a new batch: drop the last one's model
+        _keep_feature_maps_in_the_heap()
         _, process = work.prepare([], WorkerPlan(1, 1))
         runner = _runners[work] = Runner(process, options, work.read)
     return run_as_worker(partial(runner.run_one, tile_progress=lambda done, total: None), job)
+
+
+def _keep_feature_maps_in_the_heap() -> None:
+    """Undo the malloc setting Dask's nanny starts its workers with, which costs a network 1.4x its time.
+
+    The nanny sets MALLOC_TRIM_THRESHOLD_ so that freed memory goes back to the system early. Any such setting
+    also turns off glibc's sliding mmap threshold, so that every feature map over 128 KiB comes fresh from the
+    kernel, page by page: a 1 MP image took 5.4 s on a Dask worker against 3.9 s in a local process. These are
+    the values the sliding threshold would have reached.
+    """
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20)
+        libc.mallopt(M_TRIM_THRESHOLD, 64 * 2**20)
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        pass
