@@ -124,8 +124,9 @@ def parse_memory(text: str | None) -> int | None:
 Memory = Annotated[
     str | None,
     typer.Option(
-        help="The network's working memory per tile, e.g. 100M or 1G; tiles are sized to fit. Default: the "
-        "fastest tiles, about 200 MiB (HyperRes) or 400 MiB (isp). The image itself takes memory beside it.",
+        help="The network's working memory per tile, e.g. 100M or 1G, shared by images processed at once; tiles "
+        "are sized to fit. Default: the fastest tiles, about 200 MiB (HyperRes) or 400 MiB (isp). The image "
+        "itself takes memory beside it.",
         show_default=False,
     ),
 ]
@@ -133,7 +134,30 @@ Model = Annotated[
     str | None, typer.Option(help="Model name from `enhance models`. Default: the task's default.", show_default=False)
 ]
 DeviceOption = Annotated[Device, typer.Option(help="Where to run: auto picks cuda, then mps, then cpu.")]
-Threads = Annotated[int | None, typer.Option(min=1, help="CPU threads for the network.", show_default=False)]
+Threads = Annotated[
+    int | None,
+    typer.Option(min=1, help="CPU threads for the whole run. Default: every core.", show_default=False),
+]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="Images processed at once, each in its own process with a share of the threads and of --memory. "
+        "Default: one per core for a batch of images under 8 MP, else one at a time on every core.",
+        show_default=False,
+    ),
+]
+Cluster = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ADDRESS",
+        help="Run the batch on a Dask cluster, e.g. tcp://host:8786: its workers read, process and write the "
+        "images, which must be on storage every worker sees under the same paths. Needs enhance[cluster].",
+        show_default=False,
+    ),
+]
 Report = Annotated[
     Path | None,
     typer.Option(
@@ -202,6 +226,8 @@ def restore(
     model: Model = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
+    jobs: Jobs = None,
+    cluster: Cluster = None,
     report: Report = None,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -234,6 +260,8 @@ def restore(
         model,
         device,
         threads,
+        jobs,
+        cluster,
         report,
         quiet,
         debug,
@@ -264,6 +292,8 @@ def dejpeg(
     model: Model = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
+    jobs: Jobs = None,
+    cluster: Cluster = None,
     report: Report = None,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -296,6 +326,8 @@ def dejpeg(
         model,
         device,
         threads,
+        jobs,
+        cluster,
         report,
         quiet,
         debug,
@@ -324,6 +356,8 @@ def sr(
     model: Model = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
+    jobs: Jobs = None,
+    cluster: Cluster = None,
     report: Report = None,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -353,6 +387,8 @@ def sr(
         model,
         device,
         threads,
+        jobs,
+        cluster,
         report,
         quiet,
         debug,
@@ -373,6 +409,8 @@ def _batch_options(
     model: str | None,
     device: Device,
     threads: int | None,
+    jobs: int | None,
+    cluster: str | None,
     report: Path | None,
     quiet: bool,
     debug: bool,
@@ -395,6 +433,8 @@ def _batch_options(
         model=model,
         device=device.value,
         threads=threads,
+        jobs=jobs,
+        cluster=cluster,
         report=report,
         quiet=quiet,
         debug=debug,
@@ -432,6 +472,8 @@ def denoise(
     model: Model = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
+    jobs: Jobs = None,
+    cluster: Cluster = None,
     report: Report = None,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -465,6 +507,8 @@ def denoise(
         model,
         device,
         threads,
+        jobs,
+        cluster,
         report,
         quiet,
         debug,
@@ -513,6 +557,8 @@ def isp(
     ] = None,
     device: DeviceOption = Device.auto,
     threads: Threads = None,
+    jobs: Jobs = None,
+    cluster: Cluster = None,
     report: Report = None,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -547,6 +593,8 @@ def isp(
         model,
         device,
         threads,
+        jobs,
+        cluster,
         report,
         quiet,
         debug,

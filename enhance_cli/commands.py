@@ -7,8 +7,9 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,6 +20,7 @@ from enhance_cli.paths import STDIO, Job, UsageError, plan_jobs
 from enhance_cli.pipeline import Runner, RunOptions, WriteOptions, read_source
 from enhance_cli.registry import ModelNotFound, WeightsCorrupted, list_cards, no_models_message, weights_dir
 from enhance_cli.report import check_report_path
+from enhance_cli.workers import WorkerPlan, WorkerPool, plan_workers
 
 # torch (and what imports it) loads inside the commands that run networks: `enhance models` needs none of it.
 if TYPE_CHECKING:
@@ -43,13 +45,22 @@ class BatchOptions:
     memory: int | None = None  # bytes of network working set per tile; None: the fastest tiles decide
     model: str | None = None
     device: str = "auto"
-    threads: int | None = None
+    threads: int | None = None  # CPU threads for the whole run; None: every core this process may use
+    jobs: int | None = None  # images processed at once, each in its own process; None: chosen from the batch
+    cluster: str | None = None  # a Dask scheduler's address: its workers process the batch
     report: Path | None = None
     quiet: bool = False
     debug: bool = False
 
-    def model_options(self) -> dict:
-        return {"device": self.device, "tile": self.tile, "tile_overlap": self.tile_overlap, "memory": self.memory}
+    def model_options(self, plan: WorkerPlan) -> dict:
+        """How each worker loads its model: the default tiles (or ``memory``) shared between the workers."""
+        return {
+            "device": self.device,
+            "tile": self.tile,
+            "tile_overlap": self.tile_overlap,
+            "memory": self.memory,
+            "workers": plan.workers,
+        }
 
     def run_options(self, command: str, model: str, params: int, setup_seconds: float) -> RunOptions:
         return RunOptions(
@@ -64,17 +75,39 @@ class BatchOptions:
         )
 
 
-def run_restore(
-    inputs: list[str], task: str, level: float | None, options: BatchOptions = BatchOptions(), command: str = "restore"
-) -> int:
-    """Restore every input; return the exit status (0 all ok, 1 some failed, 2 usage error).
+@dataclass(frozen=True)
+class Work:
+    """What one command does to each input, as data: another process, or another machine, sets itself up
+    from it (:meth:`prepare`) to run any of the batch's jobs."""
 
-    ``level`` None estimates it per image (or reads it from the file, for JPEG quality).
-    """
-    from enhance_cli.restorer import LevelError, Restorer
+    command: str
+    options: BatchOptions
 
-    def prepare(jobs: list[Job]):
-        restorer = Restorer.for_task(task, options.model, **options.model_options())
+    found: ClassVar[str] = "images"
+
+    @property
+    def suffixes(self) -> frozenset[str]:
+        """What a folder argument contributes."""
+        return IMAGE_SUFFIXES
+
+    def prepare(self, jobs: list[Job], plan: WorkerPlan) -> tuple[Any, Callable]:
+        """Load and check the model; return it and the function that processes one input."""
+        raise NotImplementedError
+
+    def read(self, source: str) -> Any:
+        return read_source(source)
+
+
+@dataclass(frozen=True)
+class RestoreWork(Work):
+    task: str
+    level: float | None  # None: estimated per image (or read from the file, for JPEG quality)
+
+    def prepare(self, jobs: list[Job], plan: WorkerPlan) -> tuple[Restorer, Callable]:
+        from enhance_cli.restorer import LevelError, Restorer
+
+        restorer = Restorer.for_task(self.task, self.options.model, **self.options.model_options(plan))
+        level = self.level
         if level is None and not restorer.can_estimate:
             raise LevelError(f"{restorer.card.name} cannot estimate the {restorer.card.level.name}: give it")
         if level is not None:
@@ -84,30 +117,115 @@ def run_restore(
             restorer.estimator  # noqa: B018 - load and verify it now, as part of the set-up, not of one image
         return restorer, lambda picture, progress: restorer.restore(picture, level, progress)
 
-    return _run_command(command, inputs, options, IMAGE_SUFFIXES, "images", prepare)
+
+@dataclass(frozen=True)
+class DevelopWork(Work):
+    tone: str
+
+    found: ClassVar[str] = "RAW files"
+
+    @property
+    def suffixes(self) -> frozenset[str]:
+        from enhance_cli.rawio import RAW_SUFFIXES
+
+        return RAW_SUFFIXES
+
+    def prepare(self, jobs: list[Job], plan: WorkerPlan) -> tuple[Any, Callable]:
+        from enhance_cli.develop import Developer
+
+        developer = Developer.for_model(self.options.model, **self.options.model_options(plan))
+        return developer, lambda raw, progress: developer.develop(raw, self.tone, progress)
+
+    def read(self, source: str) -> RawImage:
+        from enhance_cli.rawio import RawError, read_raw
+
+        if source == STDIO:
+            raise RawError("<stdin>: isp reads RAW files by path; stdin is not supported")
+        return read_raw(source)
 
 
-def _run_command(
-    command: str,
-    inputs: list[str],
-    options: BatchOptions,
-    suffixes: frozenset[str],
-    found: str,
-    prepare: Callable[[list[Job]], tuple[Any, Callable]],
-    reader: Callable = read_source,
+@dataclass(frozen=True)
+class DenoiseWork(Work):
+    budget: float | None  # the mean FLOPs to spend, as a fraction of the full network's; None: the ladder's knee
+
+    def prepare(self, jobs: list[Job], plan: WorkerPlan) -> tuple[Any, Callable]:
+        from enhance_cli.denoiser import Denoiser, check_budget
+
+        if self.budget is not None:
+            check_budget(self.budget)
+        denoiser = Denoiser.for_model(self.options.model, **self.options.model_options(plan))
+        return denoiser, lambda picture, progress: denoiser.denoise(picture, self.budget, progress)
+
+
+def run_restore(
+    inputs: list[str], task: str, level: float | None, options: BatchOptions = BatchOptions(), command: str = "restore"
 ) -> int:
-    """Plan the jobs, then ``prepare`` the model and the per-image function, so that every usage error (exit 2)
-    and damaged weights (exit 1) stop the run before any image is read; then run the batch."""
+    """Restore every input; return the exit status (0 all ok, 1 some failed, 2 usage error).
+
+    ``level`` None estimates it per image (or reads it from the file, for JPEG quality).
+    """
+    return run_work(RestoreWork(command, options, task, level), inputs)
+
+
+def run_isp(inputs: list[str], tone: str = "standard", options: BatchOptions = BatchOptions()) -> int:
+    """Develop every RAW input; return the exit status (0 all ok, 1 some failed, 2 usage error)."""
+    return run_work(DevelopWork("isp", options, tone), inputs)
+
+
+def run_denoise(inputs: list[str], budget: float | None = None, options: BatchOptions = BatchOptions()) -> int:
+    """Denoise every input with DDS-Net; return the exit status (0 all ok, 1 some failed, 2 usage error).
+
+    ``budget``: the mean FLOPs to spend, as a fraction of the full network's; None: the ladder's knee.
+    """
+    return run_work(DenoiseWork("denoise", options, budget), inputs)
+
+
+def run_work(work: Work, inputs: list[str]) -> int:
+    """Plan the jobs and the workers, then prepare the model and the per-image function, so that every
+    usage error (exit 2) and damaged weights (exit 1) stop the run before any image is read; then run the
+    batch, several images at once where the plan says so."""
+    options = work.options
     started = time.perf_counter()
+    client = None
     try:
-        jobs = _plan(inputs, options, command, suffixes, found)
-        model, process = prepare(jobs)
-    except WeightsCorrupted as error:
-        return _error(error, 1)
-    except (UsageError, ModelNotFound, ValueError) as error:
-        return _error(error, 2)
-    run = options.run_options(command, model.card.name, model.params, time.perf_counter() - started)
-    return _run_batch(jobs, process, run, reader)
+        jobs = _plan(inputs, options, work.command, work.suffixes, work.found)
+        if options.cluster:
+            from enhance_cli.cluster import check_storage, connect
+
+            plan = WorkerPlan(1, options.threads or 1)  # this machine only checks the model
+            client = connect(options.cluster)
+            check_storage(client, jobs)
+        else:
+            plan = plan_workers(jobs, options.jobs, options.threads)
+        if options.threads or plan.parallel:
+            import torch
+
+            torch.set_num_threads(plan.threads)  # the workers inherit it
+        model, process = work.prepare(jobs, plan)
+    except (WeightsCorrupted, UsageError, ModelNotFound, ValueError) as error:
+        if client is not None:
+            client.close()
+        return _error(error, 1 if isinstance(error, WeightsCorrupted) else 2)
+    run = options.run_options(work.command, model.card.name, model.params, time.perf_counter() - started)
+    runner = Runner(process, run, work.read)
+    if client is not None:
+        from enhance_cli.cluster import ClusterPool
+
+        pool = ClusterPool(client, work, run)
+    elif plan.parallel:
+        pool = WorkerPool(partial(runner.run_one, tile_progress=_no_progress), plan)
+    else:
+        pool = None
+    try:
+        records = runner.run(jobs, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+    return 0 if all(record["ok"] for record in records) else 1
+
+
+def _no_progress(done: int, total: int) -> None:
+    """Workers draw no tile progress: the parent's bar counts their images."""
 
 
 def _note_level(restorer: Restorer, level: float) -> None:
@@ -152,58 +270,12 @@ def _plan(inputs: list[str], options: BatchOptions, command: str, suffixes: froz
         check_report_path(options.report)
     if any(job.output == STDIO for job in jobs) and sys.stdout.isatty():
         raise UsageError("refusing to write image data to a terminal; redirect it (> out.png) or give -o FILE")
-    if options.threads:
-        import torch
-
-        torch.set_num_threads(options.threads)
     return jobs
 
 
 def _error(error: Exception, status: int) -> int:
     stderr.print(f"[red]error[/]: {escape(str(error))}", soft_wrap=True)
     return status
-
-
-def _run_batch(jobs: list[Job], process, options: RunOptions, reader) -> int:
-    """Run every job; the exit status is 1 if any failed."""
-    records = Runner(process, options, reader).run(jobs)
-    return 0 if all(r["ok"] for r in records) else 1
-
-
-def read_raw_source(source: str) -> RawImage:
-    from enhance_cli.rawio import RawError, read_raw
-
-    if source == STDIO:
-        raise RawError("<stdin>: isp reads RAW files by path; stdin is not supported")
-    return read_raw(source)
-
-
-def run_isp(inputs: list[str], tone: str = "standard", options: BatchOptions = BatchOptions()) -> int:
-    """Develop every RAW input; return the exit status (0 all ok, 1 some failed, 2 usage error)."""
-    from enhance_cli.develop import Developer
-    from enhance_cli.rawio import RAW_SUFFIXES
-
-    def prepare(jobs: list[Job]):
-        developer = Developer.for_model(options.model, **options.model_options())
-        return developer, lambda raw, progress: developer.develop(raw, tone, progress)
-
-    return _run_command("isp", inputs, options, RAW_SUFFIXES, "RAW files", prepare, read_raw_source)
-
-
-def run_denoise(inputs: list[str], budget: float | None = None, options: BatchOptions = BatchOptions()) -> int:
-    """Denoise every input with DDS-Net; return the exit status (0 all ok, 1 some failed, 2 usage error).
-
-    ``budget``: the mean FLOPs to spend, as a fraction of the full network's; None: the ladder's knee.
-    """
-    from enhance_cli.denoiser import Denoiser, check_budget
-
-    def prepare(jobs: list[Job]):
-        if budget is not None:
-            check_budget(budget)
-        denoiser = Denoiser.for_model(options.model, **options.model_options())
-        return denoiser, lambda picture, progress: denoiser.denoise(picture, budget, progress)
-
-    return _run_command("denoise", inputs, options, IMAGE_SUFFIXES, "images", prepare)
 
 
 def model_rows() -> list[dict]:

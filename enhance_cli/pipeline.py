@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -28,6 +28,9 @@ from enhance_cli.imageio import (
 )
 from enhance_cli.paths import STDIO, Job
 from enhance_cli.report import print_summary, write_report
+
+if TYPE_CHECKING:
+    from enhance_cli.workers import WorkerPool
 
 
 @dataclass
@@ -106,10 +109,11 @@ class Runner:
         self.errors = Console(stderr=True, highlight=False, soft_wrap=True)  # never silenced
         self.written: set[str] = set()
 
-    def run(self, jobs: list[Job]) -> list[dict[str, Any]]:
-        """Process every job; return one report record per job."""
+    def run(self, jobs: list[Job], pool: WorkerPool | None = None) -> list[dict[str, Any]]:
+        """Process every job (several at once in ``pool``'s processes, if given); return one report record
+        per job, in the jobs' order."""
         started = time.perf_counter()
-        records = []
+        records: list[dict[str, Any]] = [{} for _ in jobs]
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -126,11 +130,23 @@ class Runner:
             def tile_progress(done: int, total: int) -> None:
                 progress.update(tiles, completed=done, total=total, visible=total > 1)
 
-            for job in jobs:
-                progress.update(images, description=f"[bold]{escape(Path(job.source).name)}")
-                records.append(self.run_one(job, tile_progress))
-                progress.update(tiles, visible=False)
-                progress.advance(images)
+            if pool is None:
+                for index, job in enumerate(jobs):
+                    progress.update(images, description=f"[bold]{escape(Path(job.source).name)}")
+                    records[index] = self.run_one(job, tile_progress)
+                    progress.update(tiles, visible=False)
+                    progress.advance(images)
+            else:
+                progress.update(images, description=f"[bold]{pool.workers} at once")
+                for index, result, said in pool.run(jobs):
+                    if said:
+                        self.errors.out(said, end="", highlight=False)
+                    if isinstance(result, Exception):
+                        records[index] = self._new_record(jobs[index])
+                        self._fail(records[index], result)
+                    else:
+                        records[index] = result
+                    progress.advance(images)
             total = time.perf_counter() - started + self.options.setup_seconds
             if self.options.report:
                 write_report(self.options.report, records, total, self.options.setup_seconds)
@@ -140,14 +156,7 @@ class Runner:
 
     def run_one(self, job: Job, tile_progress: Callable[[int, int], None]) -> dict[str, Any]:
         options = self.options
-        record: dict[str, Any] = {
-            "input": job.source,
-            "output": job.output,
-            "ok": False,
-            "command": options.command,
-            "model": options.model,
-            "params": options.params,
-        }
+        record = self._new_record(job)
         started = time.perf_counter()
         try:
             if job.problem:
@@ -181,12 +190,26 @@ class Runner:
                 },
             )
         except Exception as error:  # noqa: BLE001 - one bad input must not stop the batch
-            reason = str(error) if isinstance(error, ImageError) else f"{job.source}: {_describe(error)}"
-            record.update(ok=False, error=reason)
-            self.errors.print(f"[red]error[/]: {escape(reason)}")
-            if options.debug:
-                self.errors.print(escape(traceback.format_exc()))
+            self._fail(record, error)
         return record
+
+    def _new_record(self, job: Job) -> dict[str, Any]:
+        options = self.options
+        return {
+            "input": job.source,
+            "output": job.output,
+            "ok": False,
+            "command": options.command,
+            "model": options.model,
+            "params": options.params,
+        }
+
+    def _fail(self, record: dict[str, Any], error: Exception) -> None:
+        reason = str(error) if isinstance(error, ImageError) else f"{record['input']}: {_describe(error)}"
+        record.update(ok=False, error=reason)
+        self.errors.print(f"[red]error[/]: {escape(reason)}")
+        if self.options.debug:
+            self.errors.print(escape(traceback.format_exc()))
 
     def _check_output(self, job: Job) -> None:
         # Planning refuses clashes; this guards against a path that changed under the run (a new symlink).

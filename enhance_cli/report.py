@@ -40,6 +40,7 @@ def write_report(path: Path, records: list[dict[str, Any]], total_seconds: float
         "images": records,
         "ok": all(r["ok"] for r in records),
         "peak_rss_bytes": peak_rss_bytes(),
+        **({"worker_peak_rss_bytes": worker_peak} if (worker_peak := _worker_peak(records)) else {}),
         "setup_seconds": round(setup_seconds, 4),
         "total_seconds": round(total_seconds, 4),
     }
@@ -79,4 +80,10 @@ def print_summary(
         f"{done} done, {skipped} skipped, {failed} failed in {total_seconds:.1f} s "
         f"({setup_seconds:.1f} s loading models); "
         f"peak memory {peak_rss_bytes() / 2**20:.0f} MiB"
+        + (f", up to {worker_peak / 2**20:.0f} MiB in each worker" if (worker_peak := _worker_peak(records)) else "")
     )
+
+
+def _worker_peak(records: list[dict[str, Any]]) -> int:
+    """The largest peak memory of the processes that ran the images (0: they ran in this one)."""
+    return max((r.get("worker_peak_rss_bytes", 0) for r in records), default=0)

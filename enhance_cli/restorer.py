@@ -55,6 +55,7 @@ class LoadedModel:
         tile: int | None = None,
         tile_overlap: int | None = None,
         memory: int | None = None,
+        workers: int = 1,
     ) -> None:
         self.card = card
         self.device = pick_device(device)
@@ -75,6 +76,7 @@ class LoadedModel:
             default_overlap = 0 if exact else DEFAULT_OVERLAP
         self.tile_overlap = tile_overlap if tile_overlap is not None else default_overlap
         self.memory = memory
+        self.workers = workers  # processes running this model at once: they share the tiles' memory
         self.params = parameter_count(self.model)
 
     def to_device(self, batch: torch.Tensor) -> torch.Tensor:
@@ -83,12 +85,14 @@ class LoadedModel:
 
     def plan_for(self, height: int, width: int) -> TilePlan:
         """The tiles for an image of this size: of the side asked for, else the plan that feeds the network
-        fewest pixels in tiles within ``memory`` bytes of working set (by default, the model's fastest tiles)."""
+        fewest pixels in tiles within ``memory`` bytes of working set (by default, the model's fastest tiles),
+        shared between the ``workers`` running at once."""
         if self.tile is not None:
             return plan_tiles(height, width, self.tile, self.tile_overlap, self.tile_align, self.tile_halo)
         budget_pixels = self.model.tile_pixels
         if self.memory is not None:
             budget_pixels = self.memory / self.model.working_bytes_per_pixel
+        budget_pixels /= self.workers
         return plan_for_budget(height, width, budget_pixels, self.tile_overlap, self.tile_align, self.tile_halo)
 
 
