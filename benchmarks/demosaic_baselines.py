@@ -145,12 +145,26 @@ XYZ_TO_CAMERA = np.linalg.inv(colour.SRGB_TO_XYZ.double().numpy())
 _BYTE, _ASCII, _SHORT, _LONG, _RATIONAL, _SRATIONAL = 1, 2, 3, 4, 5, 10
 
 
-def mosaic_to_dng(mosaic: np.ndarray, target: str | Path | io.BytesIO) -> None:
-    """Write an RGGB mosaic ([0, 1] linear) as a minimal uncompressed Bayer DNG (see module doc)."""
+def mosaic_to_dng(
+    mosaic: np.ndarray,
+    target: str | Path | io.BytesIO,
+    *,
+    xyz_to_camera: np.ndarray = XYZ_TO_CAMERA,
+    neutral: tuple[float, float, float] = (1, 1, 1),
+    saturation: float | None = None,
+    extra_tags: Iterable[tuple] = (),
+) -> None:
+    """Write an RGGB mosaic ([0, 1] linear) as a minimal uncompressed Bayer DNG (see module doc).
+
+    For camera-like files: another ColorMatrix1 and AsShotNeutral, a sensor that saturates at ``saturation``
+    (below the white level 1), and ``extra_tags`` (tifffile's tuples: opcodes, BaselineExposure, EXIF).
+    """
     import tifffile
 
-    dn = np.clip(np.rint(BLACK + _check(mosaic).astype(np.float64) * SPAN), 0, 65535).astype(np.uint16)
-    colour_matrix = [v for x in XYZ_TO_CAMERA.ravel() for v in (int(round(x * 1_000_000)), 1_000_000)]
+    dn = np.rint(BLACK + _check(mosaic).astype(np.float64) * SPAN)
+    dn = np.clip(dn, 0, 65535 if saturation is None else BLACK + saturation * SPAN).astype(np.uint16)
+    colour_matrix = [v for x in np.ravel(xyz_to_camera) for v in (int(round(x * 1_000_000)), 1_000_000)]
+    as_shot = [v for x in neutral for v in (int(round(x * 1_000_000)), 1_000_000)]
     tags = [
         (50706, _BYTE, 4, (1, 4, 0, 0), True),  # DNGVersion
         (50707, _BYTE, 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
@@ -164,9 +178,10 @@ def mosaic_to_dng(mosaic: np.ndarray, target: str | Path | io.BytesIO) -> None:
         (50713, _SHORT, 2, (1, 1), True),  # BlackLevelRepeatDim
         (50714, _LONG, 1, BLACK, True),  # BlackLevel
         (50717, _LONG, 1, BLACK + SPAN, True),  # WhiteLevel
-        (50721, _SRATIONAL, 9, colour_matrix, True),  # ColorMatrix1: camera RGB = linear sRGB
-        (50728, _RATIONAL, 3, (1, 1, 1, 1, 1, 1), True),  # AsShotNeutral (unused: user_wb is given)
+        (50721, _SRATIONAL, 9, colour_matrix, True),  # ColorMatrix1: by default camera RGB = linear sRGB
+        (50728, _RATIONAL, 3, as_shot, True),  # AsShotNeutral (unused where user_wb is given)
         (50778, _SHORT, 1, 21, True),  # CalibrationIlluminant1: D65
+        *extra_tags,
     ]
     tifffile.imwrite(
         target,

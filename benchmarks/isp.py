@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import demosaic_baselines as baselines  # noqa: E402
 from parts import run_parts  # noqa: E402
 
-from enhance_cli.develop import Developer  # noqa: E402
+from enhance_cli.develop import Developer, DevelopOptions  # noqa: E402
 from enhance_cli.metrics import psnr  # noqa: E402
 from enhance_cli.models.dncnn import fused_dncnn  # noqa: E402
 from enhance_cli.rawio import RawImage, libraw_reference, read_raw  # noqa: E402
@@ -99,7 +99,7 @@ def score(developers: dict[str, Developer], methods: tuple[str, ...], paths: lis
         for name in scores:
             started = time.perf_counter()
             if name in developers:
-                result = developers[name].develop(as_raw(mosaic), "neutral").picture.pixels
+                result = developers[name].develop(as_raw(mosaic), DevelopOptions(tone="neutral")).picture.pixels
             else:
                 result = baselines.linear_to_srgb(np.clip(baselines.METHODS[name](mosaic), 0, 1))
             seconds[name].append(time.perf_counter() - started)
@@ -168,7 +168,7 @@ def real_files_benchmark() -> dict:
     rows = {}
     for path in sorted(p for p in RAW.iterdir() if p.suffix.lower() in (".dng", ".crw", ".kdc")):
         raw = read_raw(path)
-        ours = developer.develop(raw, "neutral").picture.pixels
+        ours = developer.develop(raw, DevelopOptions(tone="neutral")).picture.pixels
         reference = libraw_reference(path, "AHD", white_balance=raw.white_balance)
         inner = (slice(4, -4), slice(4, -4))
         gap = ours[inner].mean(axis=(0, 1)) - reference[inner].mean(axis=(0, 1))
@@ -202,7 +202,7 @@ def pictures_benchmark() -> dict:
         if condition == "noisy":
             mosaic = noisy(mosaic, 0)
         libraw = baselines.linear_to_srgb(np.clip(baselines.METHODS["libraw-ahd"](mosaic), 0, 1))
-        ours = developer.develop(as_raw(mosaic), "neutral").picture.pixels
+        ours = developer.develop(as_raw(mosaic), DevelopOptions(tone="neutral")).picture.pixels
         row = []
         for name, image in (("original", srgb), ("LibRaw AHD", libraw), ("isp", ours)):
             crop = image[PICTURE_CROP]
@@ -241,10 +241,10 @@ def speed_benchmark(megapixels: float) -> dict:
     height, width = raw.mosaic.shape
     developer = Developer.for_model("isp", device="cpu")
     dncnn = fused_dncnn()
-    developer.develop(synthetic_raw(0.5), "neutral")  # warm-up
+    developer.develop(synthetic_raw(0.5), DevelopOptions(tone="neutral"))  # warm-up
 
     started = time.perf_counter()
-    outcome = developer.develop(raw, "neutral")
+    outcome = developer.develop(raw, DevelopOptions(tone="neutral"))
     ours = time.perf_counter() - started
     # DnCNN over the same pixels, in 1024-pixel squares (a 24 MP whole-image forward needs > 20 GB).
     image = torch.rand(1, 3, height, width)

@@ -521,6 +521,43 @@ class Tone(str, Enum):
     neutral = "neutral"
 
 
+class Highlights(str, Enum):
+    reconstruct = "reconstruct"
+    blend = "blend"
+    clip = "clip"
+
+
+class ColourSpaceName(str, Enum):
+    srgb = "srgb"
+    display_p3 = "display-p3"
+    adobe_rgb = "adobe-rgb"
+    prophoto = "prophoto"
+
+
+def parse_exposure(text: str) -> float | None:
+    """``auto`` (None) or EV as a finite number."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a number of EV (such as -0.5 or 1) or auto", param_hint="--exposure"
+        ) from None
+    if not -10 <= value <= 10:  # also refuses nan and inf
+        raise typer.BadParameter(f"{text!r}: must be between -10 and 10 EV", param_hint="--exposure")
+    return value
+
+
+def parse_white_balance_option(text: str):
+    from enhance_cli.white_balance import parse_white_balance
+
+    try:
+        return parse_white_balance(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--wb") from None
+
+
 @app.command()
 def isp(
     inputs: Annotated[
@@ -533,10 +570,49 @@ def isp(
     tone: Annotated[
         Tone,
         typer.Option(
-            help="neutral: colorimetric (as-shot white balance, camera matrix, sRGB curve, nothing else), "
+            help="neutral: colorimetric (white balance, camera matrix, the output space's curve, nothing else), "
             "for benchmarks and grading later. standard: the same plus a gentle S-curve for contrast."
         ),
     ] = Tone.standard,
+    exposure: Annotated[
+        str,
+        typer.Option(
+            metavar="EV|auto",
+            help="Exposure in EV, added in linear light to the file's own correction (DNG BaselineExposure); "
+            "auto puts the median at mid-grey without clipping more than 0.5% of the pixels.",
+        ),
+    ] = "0",
+    wb: Annotated[
+        str,
+        typer.Option(
+            "--wb",
+            metavar="MODE|KELVIN|R,G,B",
+            help="White balance: as-shot (estimated from the image where the file has none), auto (estimated), "
+            "daylight, a light's colour temperature such as 3200 or 6500, or R,G,B multipliers such as 2,1,1.5.",
+        ),
+    ] = "as-shot",
+    highlights: Annotated[
+        Highlights,
+        typer.Option(
+            help="Blown highlights: reconstruct clipped channels from the others and fade to white as more clip, "
+            "blend toward white, or clip every channel where the first one saturates."
+        ),
+    ] = Highlights.reconstruct,
+    colorspace: Annotated[
+        ColourSpaceName,
+        typer.Option(
+            help="Output colour space; its ICC profile is embedded. prophoto writes 16 bits unless --bits 8.",
+        ),
+    ] = ColourSpaceName.srgb,
+    denoise: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=2.0,
+            help="Noise reduction strength: 0 demosaicks only (keeps the grain), 1 removes the estimated noise, "
+            "up to 2 smooths harder.",
+        ),
+    ] = 1.0,
     output: Output = None,
     format: Format = None,
     bits: Annotated[
@@ -563,22 +639,36 @@ def isp(
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Develop camera RAW files into finished sRGB images with a HyperConvolution U-Net.
+    """Develop camera RAW files into finished images with a HyperConvolution U-Net.
 
-    The network demosaicks and denoises the Bayer mosaic in camera space; the as-shot white
-    balance, the camera's colour matrix and the sRGB curve come from the file. Output has the size
-    and orientation of LibRaw's full-size rendering, and carries the file's EXIF. No auto-exposure.
-    Bayer sensors only: X-Trans, Foveon and linear (already demosaiced) DNGs are refused.
+    The network demosaicks and denoises the Bayer mosaic in camera space. Around it: blown
+    highlights rebuilt, the DNG's lens-shading and distortion opcodes, white balance, the camera's
+    colour matrix, exposure in linear light, and the output colour space, whose ICC profile is
+    embedded. Output has the size and orientation of LibRaw's full-size rendering and carries the
+    file's EXIF. Bayer sensors only: X-Trans, Foveon and linear (already demosaiced) DNGs are refused.
 
     Examples:
 
       enhance isp photo.dng                              # writes photo_isp.png
 
-      enhance isp shoot/ -o developed/ --bits 16 --format tiff
+      enhance isp shoot/ -o developed/ --bits 16 --format tiff --colorspace display-p3
+
+      enhance isp IMG_0001.CR2 --wb 5200 --exposure +0.7 --denoise 0.5
 
       enhance isp IMG_0001.CR2 --tone neutral -o img.png --report run.json
     """
+    ev, balance = parse_exposure(exposure), parse_white_balance_option(wb)  # usage errors before heavy imports
     from enhance_cli.commands import run_isp
+    from enhance_cli.develop import DevelopOptions
+
+    develop = DevelopOptions(
+        tone=tone.value,
+        exposure=ev,
+        white_balance=balance,
+        highlights=highlights.value,
+        colorspace=colorspace.value,
+        denoise=denoise,
+    )
 
     options = _batch_options(
         output,
@@ -599,7 +689,7 @@ def isp(
         quiet,
         debug,
     )
-    _exit_with(run_isp(inputs, tone.value, options))
+    _exit_with(run_isp(inputs, develop, options))
 
 
 @app.command("models")

@@ -24,6 +24,7 @@ from enhance_cli.workers import WorkerPlan, WorkerPool, plan_workers
 
 # torch (and what imports it) loads inside the commands that run networks: `enhance models` needs none of it.
 if TYPE_CHECKING:
+    from enhance_cli.develop import DevelopOptions
     from enhance_cli.rawio import RawImage
     from enhance_cli.restorer import Restorer
 
@@ -120,7 +121,7 @@ class RestoreWork(Work):
 
 @dataclass(frozen=True)
 class DevelopWork(Work):
-    tone: str
+    develop: DevelopOptions
 
     found: ClassVar[str] = "RAW files"
 
@@ -131,10 +132,18 @@ class DevelopWork(Work):
         return RAW_SUFFIXES
 
     def prepare(self, jobs: list[Job], plan: WorkerPlan) -> tuple[Any, Callable]:
+        from enhance_cli.colour_spaces import WIDE_FOR_8_BITS
         from enhance_cli.develop import Developer
 
+        self.develop.check()
+        eight_bit = self.options.bits == 8 or any(job.format in ("jpeg", "webp") for job in jobs)
+        if self.develop.colorspace in WIDE_FOR_8_BITS and eight_bit:
+            stderr.print(
+                f"[yellow]note[/]: {self.develop.colorspace} in 8 bits posterises smooth gradients; "
+                "use --bits 16 with png or tiff"
+            )
         developer = Developer.for_model(self.options.model, **self.options.model_options(plan))
-        return developer, lambda raw, progress: developer.develop(raw, self.tone, progress)
+        return developer, lambda raw, progress: developer.develop(raw, self.develop, progress)
 
     def read(self, source: str) -> RawImage:
         from enhance_cli.rawio import RawError, read_raw
@@ -167,9 +176,11 @@ def run_restore(
     return run_work(RestoreWork(command, options, task, level), inputs)
 
 
-def run_isp(inputs: list[str], tone: str = "standard", options: BatchOptions = BatchOptions()) -> int:
+def run_isp(inputs: list[str], develop: DevelopOptions | None = None, options: BatchOptions = BatchOptions()) -> int:
     """Develop every RAW input; return the exit status (0 all ok, 1 some failed, 2 usage error)."""
-    return run_work(DevelopWork("isp", options, tone), inputs)
+    from enhance_cli.develop import DevelopOptions
+
+    return run_work(DevelopWork("isp", options, develop or DevelopOptions()), inputs)
 
 
 def run_denoise(inputs: list[str], budget: float | None = None, options: BatchOptions = BatchOptions()) -> int:

@@ -1,19 +1,34 @@
 """Develop a camera RAW file: the ISP network in camera space, then the file's own colour pipeline.
 
 The network does the learned part (demosaicking and denoising the white-balanced mosaic, tile by
-tile); the file's metadata does the rest, exactly: camera-to-sRGB matrix, sRGB transfer curve,
-pixel aspect and orientation, so the result matches LibRaw's full-size rendering in size and colour.
+tile). Around it, in this order: saturation found on the mosaic, DNG OpcodeList2 (lens shading), white
+balance, the network, highlight handling, OpcodeList3 (distortion), the camera matrix, exposure (linear
+light), the output colour space and its curve, tone, pixel aspect and orientation. With the defaults on
+a file without clipped highlights, BaselineExposure or opcodes, the result matches LibRaw's full-size
+rendering in size and colour.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import torch
 
+from enhance_cli.colour import srgb_to_linear
+from enhance_cli.colour_spaces import COLORSPACES, WIDE_FOR_8_BITS, colour_space
+from enhance_cli.dng_opcodes import LIST_TAGS, apply_opcodes, parse_opcode_list
+from enhance_cli.highlights import (
+    DEFAULT_HIGHLIGHTS,
+    HIGHLIGHT_MODES,
+    clipped_cells,
+    clipped_pixels,
+    handle_highlights,
+    saturation_levels,
+)
 from enhance_cli.imageio import Picture
 from enhance_cli.pipeline import Outcome
 from enhance_cli.raw_noise import estimate_raw_noise, noise_std_map
@@ -21,9 +36,54 @@ from enhance_cli.rawio import RawImage, apply_orientation, srgb_encode, to_rggb
 from enhance_cli.registry import ModelCard, find_card
 from enhance_cli.restorer import LoadedModel
 from enhance_cli.tiling import run_tiled
+from enhance_cli.white_balance import (
+    DAYLIGHT_KELVIN,
+    WhiteBalance,
+    gains_for_illuminant,
+    grey_edge_gains,
+    planckian_xy,
+)
 
 TONES = ("standard", "neutral")
 STANDARD_CONTRAST = 0.4  # share of a smoothstep S-curve blended into the sRGB values
+DENOISE_RANGE = (0.0, 2.0)
+EXPOSURE_RANGE = (-10.0, 10.0)  # EV a user may ask for
+AUTO_EXPOSURE_RANGE = (-3.0, 3.0)  # EV auto exposure may choose
+AUTO_MID_GREY = 0.18  # auto exposure puts the median luminance here...
+AUTO_CLIP_SHARE = 0.005  # ...unless more than this share of unclipped pixels would then clip
+LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # of linear sRGB (Rec. 709)
+
+
+@dataclass(frozen=True)
+class DevelopOptions:
+    """How to develop a RAW file (the isp command's options)."""
+
+    tone: str = "standard"  # standard | neutral
+    exposure: float | None = 0.0  # EV added to the file's BaselineExposure; None: chosen from the image
+    white_balance: WhiteBalance = field(default_factory=WhiteBalance)
+    highlights: str = DEFAULT_HIGHLIGHTS  # clip | blend | reconstruct
+    colorspace: str = "srgb"
+    denoise: float = 1.0  # scales the noise level the network is told: 0 demosaicks only, 2 denoises twice as hard
+
+    def check(self) -> None:
+        """ValueError, in words, for an option out of its range."""
+        if self.tone not in TONES:
+            raise ValueError(f"unknown tone {self.tone!r}; choose one of {', '.join(TONES)}")
+        if self.highlights not in HIGHLIGHT_MODES:
+            raise ValueError(f"unknown highlight mode {self.highlights!r}; choose one of {', '.join(HIGHLIGHT_MODES)}")
+        if self.colorspace not in COLORSPACES:
+            raise ValueError(f"unknown colour space {self.colorspace!r}; choose one of {', '.join(COLORSPACES)}")
+        low, high = DENOISE_RANGE
+        if not low <= self.denoise <= high:  # also refuses NaN
+            raise ValueError(f"--denoise must be between {low:g} and {high:g}, not {self.denoise:g}")
+        low, high = EXPOSURE_RANGE
+        if self.exposure is not None and not low <= self.exposure <= high:
+            raise ValueError(f"--exposure must be between {low:g} and {high:g} EV (or auto), not {self.exposure:g}")
+
+    @property
+    def output_bits(self) -> int:
+        """The bits a developed picture asks for when the user does not say: 16 for spaces too wide for 8."""
+        return 16 if self.colorspace in WIDE_FOR_8_BITS else 8
 
 
 def standard_tone(encoded: np.ndarray) -> np.ndarray:
@@ -33,25 +93,50 @@ def standard_tone(encoded: np.ndarray) -> np.ndarray:
 
 
 def balanced_mosaic(raw: RawImage) -> tuple[np.ndarray, tuple[int, int]]:
-    """The network's input: RGGB phase, even sides, white balance applied, clipped at saturation.
-
-    Also returns (top, left): the rows and columns :func:`~enhance_cli.rawio.to_rggb` added.
+    """The network's input for the as-shot balance: RGGB phase, even sides, white balance applied, clipped
+    at saturation. Also returns (top, left): the rows and columns :func:`~enhance_cli.rawio.to_rggb` added.
     """
     mosaic, offset = to_rggb(raw.mosaic, raw.pattern)
-    return _balance(mosaic, _site_gains(raw, mosaic.shape)), offset
+    return np.minimum(mosaic * _site_gains(raw.white_balance, mosaic.shape), 1.0), offset
 
 
-def _balance(mosaic: np.ndarray, gains: np.ndarray) -> np.ndarray:
-    # Clipping after white balance (as LibRaw does) keeps blown highlights white instead of pink.
-    balanced = mosaic * gains
-    np.minimum(balanced, 1.0, out=balanced)
-    return balanced
+def _site_gains(gains: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    red, green, blue = (float(g) for g in gains)
+    cell = np.array([[red, green], [green, blue]], dtype=np.float32)
+    return np.tile(cell, (shape[0] // 2, shape[1] // 2))
 
 
-def _site_gains(raw: RawImage, shape: tuple[int, int]) -> np.ndarray:
-    red, green, blue = (float(g) for g in raw.white_balance)
-    gains = np.array([[red, green], [green, blue]], dtype=np.float32)
-    return np.tile(gains, (shape[0] // 2, shape[1] // 2))
+def white_balance_gains(raw: RawImage, choice: WhiteBalance) -> tuple[np.ndarray, str]:
+    """R, G, B gains (smallest 1) for ``choice``, and where they came from, for the report."""
+    if choice.mode == "gains":
+        gains = np.array(choice.gains, np.float64)
+        return gains / gains.min(), "given multipliers"
+    if choice.mode == "kelvin":
+        return gains_for_illuminant(raw.xyz_to_camera, planckian_xy(choice.kelvin)), f"{choice.kelvin:g} K"
+    if choice.mode == "daylight":
+        if raw.daylight_gains is not None:
+            return raw.daylight_gains, "the camera's daylight"
+        return gains_for_illuminant(raw.xyz_to_camera, planckian_xy(DAYLIGHT_KELVIN)), f"{DAYLIGHT_KELVIN:g} K"
+    if choice.mode == "auto":
+        gains = grey_edge_gains(to_rggb(raw.mosaic, raw.pattern)[0])
+        if gains is not None:
+            return gains, "grey edge"
+    return raw.white_balance, raw.white_balance_source
+
+
+def auto_exposure(linear: np.ndarray, usable: np.ndarray) -> float:
+    """EV that puts the median luminance of ``usable`` pixels at mid-grey, lowered so that at most
+    :data:`AUTO_CLIP_SHARE` of them clip."""
+    step = max(1, int(np.sqrt(linear.shape[0] * linear.shape[1] / 250_000)))  # a statistic: 250 k pixels do
+    sample, keep = linear[::step, ::step].reshape(-1, 3), usable[::step, ::step].ravel()
+    sample = sample[keep] if keep.sum() >= 64 else sample
+    luminance = sample @ LUMINANCE
+    median = float(np.median(luminance))
+    brightest = float(np.quantile(sample.max(axis=1), 1 - AUTO_CLIP_SHARE))
+    if not median > 0 or not brightest > 0:
+        return 0.0
+    ev = min(np.log2(AUTO_MID_GREY / median), np.log2(1 / brightest))
+    return float(np.clip(ev, *AUTO_EXPOSURE_RANGE))
 
 
 class Developer(LoadedModel):
@@ -73,22 +158,46 @@ class Developer(LoadedModel):
         return self.card.flops()
 
     def develop(
-        self, raw: RawImage, tone: str = "standard", progress: Callable[[int, int], None] | None = None
+        self,
+        raw: RawImage,
+        options: DevelopOptions = DevelopOptions(),
+        progress: Callable[[int, int], None] | None = None,
     ) -> Outcome:
-        """Develop ``raw`` into an upright sRGB :class:`Picture` (8-bit unless written with more bits)."""
-        if tone not in TONES:
-            raise ValueError(f"unknown tone {tone!r}; choose one of {', '.join(TONES)}")
+        """Develop ``raw`` into an upright :class:`Picture` in ``options.colorspace``, with its ICC profile."""
+        options.check()
         started = time.perf_counter()
-        mosaic, (top, left) = to_rggb(raw.mosaic, raw.pattern)
-        gains = _site_gains(raw, mosaic.shape)
-        planes = [_balance(mosaic, gains)]
+        height, width = raw.mosaic.shape
+        sensor, (top, left) = to_rggb(raw.mosaic, raw.pattern)
+        levels = saturation_levels(sensor, raw.white_levels)
+        cells = clipped_cells(sensor, levels)
+        gains, balance_source = white_balance_gains(raw, options.white_balance)
+        opcodes = {number: parse_opcode_list(raw.opcode_lists[tag]) for tag, number in LIST_TAGS.items()
+                   if tag in raw.opcode_lists}  # fmt: skip
+        applied, skipped = [], [op.name for op in opcodes.get(1, [])]  # OpcodeList1 is for raw data we never see
+        shading = None
+        if opcodes.get(2):
+            shading, done, left_out = apply_opcodes(np.ones_like(raw.mosaic), opcodes[2])
+            applied, skipped = applied + done, skipped + left_out
+            shading = to_rggb(shading, raw.pattern)[0] if done else None
+
+        balance = _site_gains(gains, sensor.shape)
+        if shading is not None:
+            balance *= shading
+        ceiling = float(np.min(levels * gains))  # where every channel is still recorded, after white balance
+        planes = [sensor * balance]
+        if options.highlights == "clip":
+            np.minimum(planes[0], ceiling * (shading if shading is not None else 1), out=planes[0])
+        # Headroom: values white balance lifts above 1 are scaled into the network's range, not clipped.
+        headroom = max(1.0, min(float(planes[0].max()), float(np.max(levels * gains)) * _peak(shading)))
         noise = None
         if self.model.input_channels == 2:  # each pixel's noise std after white balance, from a blind estimate
-            noise = estimate_raw_noise(mosaic)
-            planes.append(noise_std_map(mosaic, *noise) * gains)
+            noise = estimate_raw_noise(sensor)
+            planes.append(noise_std_map(sensor, *noise) * balance * np.float32(options.denoise))
+        del balance
         mosaic = np.stack(planes, axis=-1)
-        del planes, gains
-        height, width = raw.mosaic.shape
+        if headroom > 1:
+            mosaic /= np.float32(headroom)
+        del planes
         plan = self.plan_for(*mosaic.shape[:2])
 
         def network(batch: torch.Tensor) -> torch.Tensor:
@@ -96,21 +205,76 @@ class Developer(LoadedModel):
 
         result = run_tiled(network, mosaic, plan, progress)
         camera = result.image[top : top + height, left : left + width]
+        if headroom > 1:
+            camera = camera * np.float32(headroom)
         tiles, processed = result.tiles, result.processed_pixels
         del mosaic, result
-        linear = camera.reshape(-1, 3) @ raw.camera_to_srgb.T.astype(np.float32)
-        pixels = srgb_encode(linear).reshape(height, width, 3)
-        del camera, linear
-        if tone == "standard":
-            pixels = standard_tone(pixels)
+
+        clipped = clipped_pixels(cells, top, left, height, width)
+        limit = ceiling if shading is None else ceiling * shading[top : top + height, left : left + width, None]
+        camera = handle_highlights(camera, clipped, limit, options.highlights)
+        if opcodes.get(3):
+            camera, done, left_out = apply_opcodes(camera, opcodes[3])
+            applied, skipped = applied + done, skipped + left_out
+        linear = (camera.reshape(-1, 3) @ raw.camera_to_srgb.T.astype(np.float32)).reshape(height, width, 3)
+        del camera
+
+        if options.exposure is None:
+            ev = auto_exposure(linear, ~clipped.any(axis=-1))
+        else:
+            ev = raw.baseline_exposure + options.exposure
+        if ev:
+            linear *= np.float32(2.0**ev)
+        pixels = self._encode(linear, options)
+        del linear
         pixels = _stretch(pixels, raw.pixel_aspect)
         pixels = np.ascontiguousarray(apply_orientation(pixels, raw.orientation))
-        picture = Picture(pixels, None, 8, raw.exif, None, "raw", {})
+        space = colour_space(options.colorspace)
+        picture = Picture(pixels, None, options.output_bits, raw.exif, space.icc_profile, "raw", {})
+
         by_part = {part: round(value * processed) for part, value in self.flops_per_pixel.items()}
+        details = {"noise_shot": noise[0], "noise_read": noise[1]} if noise else {}
+        details.update(
+            white_balance={
+                "asked": str(options.white_balance),
+                "used": balance_source,
+                "gains": [round(float(g), 4) for g in gains],
+            },
+            exposure={
+                "asked": "auto" if options.exposure is None else options.exposure,
+                "baseline_exposure": raw.baseline_exposure,
+                "applied_ev": round(float(ev), 3),
+            },
+            highlights={
+                "mode": options.highlights,
+                "clipped_share": round(float(cells.any(axis=-1).mean()), 5),
+                "saturation": [round(float(level), 4) for level in levels],
+            },
+            dng_opcodes={"applied": applied, "skipped": skipped},
+            colorspace=options.colorspace,
+            denoise=options.denoise,
+        )
         seconds = time.perf_counter() - started
-        details = {"noise_shot": noise[0], "noise_read": noise[1]} if noise else None
         flops = sum(by_part.values())
         return Outcome(picture, None, tiles, flops, seconds, processed, flops_by_part=by_part, details=details)
+
+    @staticmethod
+    def _encode(linear: np.ndarray, options: DevelopOptions) -> np.ndarray:
+        """Linear sRGB -> the output space's encoded values, with the tone curve (an S-curve on sRGB-encoded
+        values, applied to each channel of the output space alike)."""
+        space = colour_space(options.colorspace)
+        if options.colorspace != "srgb":
+            linear = (linear.reshape(-1, 3) @ space.from_linear_srgb.T.astype(np.float32)).reshape(linear.shape)
+        encoded = srgb_encode(linear)
+        if options.tone == "standard":
+            encoded = standard_tone(encoded)
+        if options.colorspace == "srgb":
+            return encoded
+        return space.encode(srgb_to_linear(torch.from_numpy(encoded)).numpy())
+
+
+def _peak(shading: np.ndarray | None) -> float:
+    return 1.0 if shading is None else float(shading.max())
 
 
 def _stretch(pixels: np.ndarray, pixel_aspect: float) -> np.ndarray:

@@ -46,7 +46,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import tifffile
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image, ImageCms, TiffImagePlugin, UnidentifiedImageError
 
 MAX_PIXELS = 400_000_000
 """Images with more pixels than this are refused from their header, before any pixel is decoded."""
@@ -89,6 +89,7 @@ _REDUCED_RESOLUTION = 1  # TIFF NewSubfileType bit 0: a thumbnail or preview of 
 _LIBRARY_LOGGERS = ("tifffile", "PIL")
 _PNG_SIGNATURE_AND_IHDR = 33  # 8-byte signature, then IHDR: length, type, 13 bytes of data, CRC
 _EXIF_PREFIX = b"Exif\0\0"
+_EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 0x8769, 0x8825, 0xA005
 _TOO_LARGE = f"image too large (more than {MAX_PIXELS:,} pixels)"
 
 # EXIF orientation -> (swap axes, then flip rows, then flip columns), which brings the stored pixels upright.
@@ -519,8 +520,8 @@ def encode_image(picture: Picture, format: str, bits: int | None = None, quality
     """Encode a Picture as the bytes of a file in one of :data:`FORMATS`.
 
     ``bits`` defaults to 16 when the source had 16 and the format can hold it (png, tiff), else 8;
-    ``quality`` (jpeg, webp) defaults to 95. JPEG drops alpha. EXIF and ICC are carried, except that
-    TIFF keeps only the EXIF text tags in :data:`TIFF_TEXT_TAGS`. Raises ValueError for impossible requests.
+    ``quality`` (jpeg, webp) defaults to 95. JPEG drops alpha. EXIF (with its Exif and GPS sub-IFDs) and
+    ICC are carried. Raises ValueError for impossible requests.
     """
     if format not in FORMATS:
         raise ValueError(f"cannot write format {format!r}; choose one of {', '.join(FORMATS)}")
@@ -637,22 +638,25 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
 
 
 def _encode_tiff(samples: np.ndarray, picture: Picture) -> bytes:
-    """Deflate-compressed TIFF via tifffile, 8 or 16 bits, with the ICC profile.
+    """Deflate-compressed little-endian TIFF via tifffile, 8 or 16 bits, with the ICC profile and the EXIF.
 
-    Of the EXIF only the IFD0 text tags in :data:`TIFF_TEXT_TAGS` are written (as ASCII: other
-    characters become '?'); exposure data, GPS, maker notes and everything else in the Exif and GPS
-    sub-IFDs are not carried.
+    IFD0 gets the text tags in :data:`TIFF_TEXT_TAGS` (as ASCII: other characters become '?'). The Exif
+    and GPS sub-IFDs, which tifffile does not write, are serialised by Pillow and appended, their
+    pointers written into IFD0 entries reserved for them (see :func:`_attach_sub_ifds`).
     """
     exif = Image.Exif()
     if picture.exif:
         exif.load(picture.exif)
     text = {code: str(exif[code]).encode("ascii", "replace") for code in TIFF_TEXT_TAGS if code in exif}
     software = text.pop(305, False)  # tifffile writes Software itself, naming itself unless told otherwise
+    sub_ifds = {code: _serialisable(exif.get_ifd(code)) for code in (_EXIF_IFD, _GPS_IFD)}
+    sub_ifds = {code: ifd for code, ifd in sub_ifds.items() if ifd}
     channels = samples.shape[2] if samples.ndim == 3 else 1
     buffer = BytesIO()
     tifffile.imwrite(
         buffer,
         samples,
+        byteorder="<",
         photometric="rgb" if channels >= 3 else "minisblack",
         extrasamples=["unassalpha"] if channels in (2, 4) else None,
         compression="zlib",
@@ -660,9 +664,40 @@ def _encode_tiff(samples: np.ndarray, picture: Picture) -> bytes:
         iccprofile=picture.icc_profile,
         software=software,
         metadata=None,
-        extratags=[(code, "s", 0, value, True) for code, value in text.items()],
+        extratags=[(code, "s", 0, value, True) for code, value in text.items()]
+        + [(code - 1, "I", 1, 0, True) for code in sub_ifds],
     )
-    return buffer.getvalue()
+    return _attach_sub_ifds(buffer.getvalue(), sub_ifds)
+
+
+def _serialisable(ifd: dict) -> dict:
+    """A sub-IFD's tags without pointers into the file they came from (the Interoperability IFD)."""
+    return {code: value for code, value in ifd.items() if code != _INTEROP_IFD and not isinstance(value, dict)}
+
+
+def _attach_sub_ifds(data: bytes, sub_ifds: dict[int, dict]) -> bytes:
+    """Append each sub-IFD (Pillow serialises it for its final offset) and point IFD0 at it.
+
+    tifffile refuses to write the pointer tags themselves, so each was written as a LONG under the tag
+    number just below its own (free in IFD0, and so in the same sorted position); here that entry gets
+    the real tag number and the sub-IFD's offset.
+    """
+    if not sub_ifds:
+        return data
+    result = bytearray(data)
+    with tifffile.TiffFile(BytesIO(data)) as tiff:
+        entries = {code: tiff.pages.first.tags[code - 1] for code in sub_ifds}
+        places = {code: (tag.offset, tag.valueoffset) for code, tag in entries.items()}
+    for code, tags in sub_ifds.items():
+        result += b"\0" * (len(result) % 2)  # IFDs start on a word boundary
+        directory = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
+        for tag, value in tags.items():
+            directory[tag] = value
+        entry, value_at = places[code]
+        struct.pack_into("<H", result, entry, code)
+        struct.pack_into("<I", result, value_at, len(result))
+        result += directory.tobytes(len(result))
+    return bytes(result)
 
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:

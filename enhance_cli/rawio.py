@@ -43,7 +43,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from PIL.TiffImagePlugin import IFDRational
 
-from .colour import camera_to_srgb_from_xyz, linear_to_srgb
+from .colour import SRGB_TO_XYZ, camera_to_srgb_from_xyz, linear_to_srgb
 from .imageio import MAX_PIXELS, ORIENTATION, ImageError, describe_os_error, quiet_libraries, upright
 from .white_balance import grey_edge_gains
 
@@ -61,6 +61,7 @@ DEMOSAIC_ALGORITHMS = ("LINEAR", "VNG", "PPG", "AHD", "DCB", "DHT", "AAHD")
 """LibRaw's demosaicing algorithms :func:`libraw_reference` can use, by rawpy's names."""
 
 _EXIF_IFD = 0x8769
+_GPS_IFD = 0x8825
 
 # LibRaw's flip (bit 4: transpose, bit 2: flip rows, bit 1: flip columns) -> EXIF orientation; LibRaw reads
 # EXIF orientation o as flip "50132467"[o], so this is that table inverted.
@@ -73,7 +74,9 @@ _EXIF_TAGS = (
     (33437, "rational"),  # FNumber
     (34855, "int"),  # ISOSpeedRatings
     (36867, "text"),  # DateTimeOriginal
+    (36868, "text"),  # DateTimeDigitized
     (37386, "rational"),  # FocalLength
+    (41989, "int"),  # FocalLengthIn35mmFilm
     (42035, "text"),  # LensMake
     (42036, "text"),  # LensModel
 )
@@ -105,6 +108,22 @@ class RawImage:
     name: str  # the file, for messages
     pixel_aspect: float = 1.0  # LibRaw's pixel width / height; not 1 only for a few old cameras
     notes: list[str] = field(default_factory=list)  # fallbacks taken while reading, for the curious
+    white_balance_source: str = "as-shot"  # how white_balance was found: "as-shot", "grey edge", "daylight", "unit"
+    daylight_gains: np.ndarray | None = None  # (3,) the camera's daylight R, G, B gains (LibRaw's pre_mul), if known
+    white_levels: np.ndarray | None = None  # (3,) R, G, B saturation on the mosaic's scale, if the file states it
+    baseline_exposure: float = 0.0  # DNG BaselineExposure: the maker's exposure correction, in EV
+    opcode_lists: dict[int, bytes] = field(default_factory=dict)  # DNG OpcodeList1-3 (tag number -> raw bytes)
+
+    @property
+    def xyz_to_camera(self) -> np.ndarray:
+        """Camera RGB (before white balance) <- CIE XYZ, for white balance from a colour temperature.
+
+        Rebuilt from the rendering matrix and the daylight gains, as LibRaw derives both from it (for a DNG
+        this gives back the file's ColorMatrix); camera RGB is taken as balanced for D65 without daylight gains.
+        """
+        daylight = self.daylight_gains if self.daylight_gains is not None else np.ones(3)
+        srgb_to_xyz = SRGB_TO_XYZ.numpy()
+        return np.diag(1 / daylight) @ np.linalg.pinv(self.camera_to_srgb) @ np.linalg.inv(srgb_to_xyz)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -135,14 +154,31 @@ def read_raw(path: Path | str) -> RawImage:
             pattern = "".join(_color_letters(raw)[index] for index in indices.ravel())
             tiff = _tiff_metadata(Path(path))
             mosaic = _normalised_mosaic(raw, indices, name)
-            white_balance = _white_balance(raw, mosaic, pattern, notes)
+            white_balance, source = _white_balance(raw, mosaic, pattern, notes)
             camera_to_srgb = _camera_to_srgb(raw, tiff, notes)
             exif = _exif(raw, tiff, notes)
             orientation = _FLIP_TO_ORIENTATION[sizes.flip & 7]
             pixel_aspect = float(sizes.pixel_aspect) or 1.0
+            daylight = _rgb_gains(raw.daylight_whitebalance)
+            white_levels = _white_levels(raw, indices)
     except rawpy.LibRawError as exc:
         raise RawError(f"{name}: not a camera RAW file LibRaw can read ({_libraw_reason(exc)})") from None
-    return RawImage(mosaic, pattern, white_balance, camera_to_srgb, orientation, exif, name, pixel_aspect, notes)
+    return RawImage(
+        mosaic,
+        pattern,
+        white_balance,
+        camera_to_srgb,
+        orientation,
+        exif,
+        name,
+        pixel_aspect,
+        notes,
+        white_balance_source=source,
+        daylight_gains=None if daylight is None else daylight / daylight.min(),
+        white_levels=white_levels,
+        baseline_exposure=tiff.baseline_exposure if tiff is not None else 0.0,
+        opcode_lists=tiff.opcode_lists if tiff is not None else {},
+    )
 
 
 def _check_readable(path: Path, name: str) -> None:
@@ -210,8 +246,26 @@ def _normalised_mosaic(raw: rawpy.RawPy, indices: np.ndarray, name: str) -> np.n
     return mosaic
 
 
-def _white_balance(raw: rawpy.RawPy, mosaic: np.ndarray, pattern: str, notes: list[str]) -> np.ndarray:
-    """As-shot R, G, B gains, smallest 1; estimated from the image when the camera's are missing."""
+def _white_levels(raw: rawpy.RawPy, indices: np.ndarray) -> np.ndarray | None:
+    """Per-channel saturation (R, G, B) on the normalised scale, where the file states one below the white level."""
+    stated = raw.camera_white_level_per_channel
+    if not stated or not any(stated):
+        return None
+    black = np.asarray(raw.black_level_per_channel, np.float64)
+    white = float(raw.white_level)
+    letters = _color_letters(raw)
+    levels = np.ones(3)
+    for index in np.unique(indices):
+        if stated[index] > black[index]:
+            channel = "RGB".index(letters[index])
+            level = (stated[index] - black[index]) / (white - black[index])
+            levels[channel] = min(levels[channel], level)
+    return None if np.all(levels >= 1) else np.clip(levels, 0.05, 1)
+
+
+def _white_balance(raw: rawpy.RawPy, mosaic: np.ndarray, pattern: str, notes: list[str]) -> tuple[np.ndarray, str]:
+    """As-shot R, G, B gains, smallest 1, and where they came from; estimated from the image when the
+    camera's are missing."""
     coefficients = raw.camera_whitebalance
     gains = _rgb_gains(coefficients)
     if gains is not None and coefficients[3] > 0 and abs(coefficients[3] / coefficients[1] - 1) > 0.01:
@@ -222,13 +276,14 @@ def _white_balance(raw: rawpy.RawPy, mosaic: np.ndarray, pattern: str, notes: li
         gains = grey_edge_gains(to_rggb(mosaic, pattern)[0])
         if gains is not None:
             notes.append("no as-shot white balance in the file; estimated from the image (grey edge)")
-            return gains
+            return gains, "grey edge"
         gains = _rgb_gains(raw.daylight_whitebalance)
         notes.append("no as-shot white balance in the file and no estimate from the image; using the camera's daylight")
-    if gains is None:
-        notes.append("no daylight white balance either; using unit gains")
-        return np.ones(3)
-    return gains / gains.min()
+        if gains is None:
+            notes.append("no daylight white balance either; using unit gains")
+            return np.ones(3), "unit"
+        return gains / gains.min(), "daylight"
+    return gains / gains.min(), "as-shot"
 
 
 def _rgb_gains(coefficients: list[float]) -> np.ndarray | None:
@@ -274,6 +329,9 @@ class _TiffMetadata:
     kodak_matrix: np.ndarray | None  # old Kodak KDC tag 37400: LibRaw's rgb_cam, read straight from the file
     ifd0: dict  # EXIF tags for IFD0, cleaned
     exif_ifd: dict  # EXIF tags for the Exif sub-IFD, cleaned
+    gps_ifd: dict = field(default_factory=dict)  # the GPS sub-IFD, as Pillow writes it
+    baseline_exposure: float = 0.0  # DNG BaselineExposure (tag 50730), EV
+    opcode_lists: dict[int, bytes] = field(default_factory=dict)  # DNG OpcodeList1-3, from the raw image's IFD
 
 
 def _tiff_metadata(path: Path) -> _TiffMetadata | None:
@@ -285,9 +343,46 @@ def _tiff_metadata(path: Path) -> _TiffMetadata | None:
         with tifffile.TiffFile(path) as tiff:
             first = tiff.pages.first
             ifd0, exif_ifd = _tiff_exif(first.tags)
-            return _TiffMetadata(50706 in first.tags, _kodak_matrix(first), ifd0, exif_ifd)  # 50706: DNGVersion
+            metadata = _TiffMetadata(50706 in first.tags, _kodak_matrix(first), ifd0, exif_ifd)  # 50706: DNGVersion
+            metadata.gps_ifd = _gps(first.tags.valueof(34853))
+            metadata.baseline_exposure = _signed_rational(first.tags.valueof(50730))
+            metadata.opcode_lists = _opcode_lists(first)
+            return metadata
     except Exception:  # metadata is secondary: a maker's odd TIFF must not fail the pixels
         return None
+
+
+def _signed_rational(value: object) -> float:
+    """A (numerator, denominator) pair as tifffile gives it; 0 where absent or undefined."""
+    if isinstance(value, (tuple, list)) and len(value) == 2 and value[1]:
+        number = value[0] / value[1]
+        return float(number) if np.isfinite(number) and abs(number) < 16 else 0.0
+    return 0.0
+
+
+def _opcode_lists(first: tifffile.TiffPage) -> dict[int, bytes]:
+    """OpcodeList1-3 of the raw image: the sub-IFD holding the CFA data, else IFD0 (a simple DNG)."""
+    pages = [page for page in (first, *(first.pages or ())) if page.tags.valueof(262) == 32803] or [first]  # CFA
+    tags = pages[0].tags
+    return {code: bytes(tags.valueof(code)) for code in (51008, 51009, 51022) if code in tags}
+
+
+def _gps(value: object) -> dict:
+    """tifffile's GPS IFD (tag names -> values) as Pillow writes one (tag codes -> values)."""
+    if not isinstance(value, dict):
+        return {}
+    codes = {name: code for code, name in tifffile.TIFF.GPS_TAGS.items()}
+    gps = {}
+    for name, item in value.items():
+        code = codes.get(name)
+        if code is None:
+            continue
+        if isinstance(item, tuple) and len(item) % 2 == 0 and item and all(isinstance(n, int) for n in item):
+            pairs = [IFDRational(item[i], item[i + 1]) for i in range(0, len(item), 2)]
+            gps[code] = pairs[0] if len(pairs) == 1 else tuple(pairs)
+        elif isinstance(item, (str, bytes, int)):
+            gps[code] = item
+    return gps
 
 
 def _kodak_matrix(first: tifffile.TiffPage) -> np.ndarray | None:
@@ -303,8 +398,9 @@ def _kodak_matrix(first: tifffile.TiffPage) -> np.ndarray | None:
 
 def _exif(raw: rawpy.RawPy, tiff: _TiffMetadata | None, notes: list[str]) -> bytes | None:
     """The descriptive EXIF worth carrying into a developed image, serialised with orientation 1."""
+    gps = {}
     if tiff is not None:
-        ifd0, sub = tiff.ifd0, tiff.exif_ifd
+        ifd0, sub, gps = tiff.ifd0, tiff.exif_ifd, tiff.gps_ifd
     else:
         ifd0, sub = _preview_exif(raw)
         _fill_from_libraw(raw, ifd0, sub)
@@ -316,6 +412,8 @@ def _exif(raw: rawpy.RawPy, tiff: _TiffMetadata | None, notes: list[str]) -> byt
     exif[ORIENTATION] = 1  # the developed pixels are upright
     if sub:
         exif[_EXIF_IFD] = sub
+    if gps:
+        exif[_GPS_IFD] = gps
     try:
         return exif.tobytes()
     except Exception:  # odd values Pillow cannot serialise: lose the metadata, keep the image

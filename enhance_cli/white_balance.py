@@ -17,6 +17,8 @@ blocks are left out, as their colour is not the scene's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -75,3 +77,79 @@ def _small_rgb(mosaic: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     # Dark relative to the image's own bright end (not the white level), so underexposed shots still count.
     usable = ~clipped & (brightness > DARK * np.percentile(brightness[~clipped], 99))
     return small, usable
+
+
+# --- choosing a white balance ----------------------------------------------------------------------------
+
+WHITE_BALANCE_MODES = ("as-shot", "auto", "daylight")
+KELVIN_RANGE = (1667.0, 25000.0)  # where Kang et al.'s Planckian-locus approximation holds
+DAYLIGHT_KELVIN = 5500.0  # for cameras without daylight gains
+
+
+@dataclass(frozen=True)
+class WhiteBalance:
+    """What ``--wb`` asked for: a mode, a colour temperature, or R, G, B multipliers."""
+
+    mode: str = "as-shot"  # as-shot | auto | daylight | kelvin | gains
+    kelvin: float | None = None
+    gains: tuple[float, float, float] | None = None
+
+    def __str__(self) -> str:
+        if self.mode == "kelvin":
+            return f"{self.kelvin:g} K"
+        if self.mode == "gains":
+            return ",".join(f"{g:g}" for g in self.gains)
+        return self.mode
+
+
+def parse_white_balance(text: str) -> WhiteBalance:
+    """``as-shot``, ``auto``, ``daylight``, a colour temperature such as ``6500`` (or ``6500K``), or R,G,B
+    multipliers such as ``2,1,1.5``; ValueError, in words, for anything else."""
+    value = text.strip().lower()
+    if value in WHITE_BALANCE_MODES:
+        return WhiteBalance(value)
+    if "," in value:
+        parts = value.split(",")
+        try:
+            gains = tuple(float(part) for part in parts)
+        except ValueError:
+            gains = ()
+        if len(gains) != 3 or not all(np.isfinite(g) and g > 0 for g in gains):
+            raise ValueError(f"{text!r}: R,G,B multipliers must be three positive numbers, such as 2,1,1.5")
+        return WhiteBalance("gains", gains=gains)
+    try:
+        kelvin = float(value.removesuffix("k"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a white balance; use as-shot, auto, daylight, a temperature in kelvin such as "
+            "5000, or R,G,B multipliers such as 2,1,1.5"
+        ) from None
+    low, high = KELVIN_RANGE
+    if not low <= kelvin <= high:
+        raise ValueError(f"{text!r}: a colour temperature must be between {low:g} and {high:g} K")
+    return WhiteBalance("kelvin", kelvin=kelvin)
+
+
+def planckian_xy(kelvin: float) -> tuple[float, float]:
+    """CIE 1931 xy of a black body at ``kelvin`` (Kang et al. 2002 cubic approximation, 1667-25000 K)."""
+    t = float(kelvin)
+    if t <= 4000:
+        x = -0.2661239e9 / t**3 - 0.2343589e6 / t**2 + 0.8776956e3 / t + 0.179910
+    else:
+        x = -3.0258469e9 / t**3 + 2.1070379e6 / t**2 + 0.2226347e3 / t + 0.240390
+    if t <= 2222:
+        y = -1.1063814 * x**3 - 1.34811020 * x**2 + 2.18555832 * x - 0.20219683
+    elif t <= 4000:
+        y = -0.9549476 * x**3 - 1.37418593 * x**2 + 2.09137015 * x - 0.16748867
+    else:
+        y = 3.0817580 * x**3 - 5.87338670 * x**2 + 3.75112997 * x - 0.37001483
+    return x, y
+
+
+def gains_for_illuminant(xyz_to_camera: np.ndarray, xy: tuple[float, float]) -> np.ndarray:
+    """R, G, B gains (smallest 1) that make a light of chromaticity ``xy`` grey in camera RGB."""
+    x, y = xy
+    camera = np.asarray(xyz_to_camera, np.float64) @ np.array([x / y, 1.0, (1 - x - y) / y])
+    camera = np.maximum(camera, 1e-3 * camera.max())  # a response at or below zero: the matrix's limit
+    gains = 1 / camera
+    return gains / gains.min()

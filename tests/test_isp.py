@@ -9,6 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from enhance_cli.cli import app
+from enhance_cli.develop import DevelopOptions
 from enhance_cli.imageio import read_image
 from enhance_cli.rawio import libraw_reference, read_raw
 from tests.conftest import ROOT, SHARED_DATA
@@ -80,8 +81,8 @@ def test_exif_is_carried_and_costs_are_reported(batch):
 def test_standard_tone_adds_contrast_around_the_same_mid_grey(developer):
     raw = read_raw(SAMPLE_RAW)
     crop = replace(raw, mosaic=raw.mosaic[300:556, 500:756])
-    neutral = developer.develop(crop, "neutral").picture.pixels
-    standard = developer.develop(crop, "standard").picture.pixels
+    neutral = developer.develop(crop, DevelopOptions(tone="neutral")).picture.pixels
+    standard = developer.develop(crop, DevelopOptions(tone="standard")).picture.pixels
     assert standard.shape == neutral.shape == (256, 256, 3)
     assert standard.std() > neutral.std()
     assert abs(np.median(standard) - np.median(neutral)) < 0.05
@@ -96,7 +97,7 @@ def test_plain_twin_is_selectable(developer):
     assert abs(sum(plain.flops_per_pixel.values()) / total - 1) < 0.10  # matched FLOPs
     raw = read_raw(SAMPLE_RAW)
     crop = replace(raw, mosaic=raw.mosaic[300:428, 500:628])
-    assert plain.develop(crop, "neutral").picture.pixels.shape == (128, 128, 3)
+    assert plain.develop(crop, DevelopOptions(tone="neutral")).picture.pixels.shape == (128, 128, 3)
 
 
 @pytest.mark.parametrize(
@@ -121,7 +122,7 @@ def test_stdin_is_refused_with_a_reason():
 @pytest.mark.parametrize("name", ["RAW_CANON_D30_SRGB.CRW", "RAW_KODAK_DC50.KDC"])
 def test_real_cameras_match_libraw_size_and_colours(developer, name):
     raw = read_raw(RAW_DIR / name)
-    developed = developer.develop(raw, "neutral").picture.pixels
+    developed = developer.develop(raw, DevelopOptions(tone="neutral")).picture.pixels
     # Same gains on both sides: where a file has no as-shot balance LibRaw would guess its own.
     reference = libraw_reference(RAW_DIR / name, "AHD", white_balance=raw.white_balance)
     assert developed.shape == reference.shape

@@ -46,7 +46,8 @@ def rationals(values, denominator: int = 10000) -> list[int]:
 
 
 def write_dng(path: Path, data: np.ndarray, cfa=(0, 1, 1, 2), repeat=(2, 2), orientation: int = 1, **options) -> Path:
-    """A minimal DNG LibRaw reads: CFA (or LinearRaw) samples, levels, as-shot neutral, matrix, and a few EXIF tags."""
+    """A minimal DNG LibRaw reads: CFA (or LinearRaw) samples, levels, as-shot neutral, matrix, and a few EXIF tags;
+    ``extra_tags`` (tifffile's tuples) add to or replace them."""
     photometric = options.pop("photometric", 32803)
     tags = [
         (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
@@ -64,6 +65,8 @@ def write_dng(path: Path, data: np.ndarray, cfa=(0, 1, 1, 2), repeat=(2, 2), ori
         (33437, "2I", 1, (0, 10), True),
         (34855, "H", 1, 200, True),
     ]
+    extra = options.pop("extra_tags", ())
+    tags = [tag for tag in tags if tag[0] not in {code for code, *_ in extra}] + list(extra)
     if photometric == 32803:
         tags += [(33421, "H", 2, repeat, True), (33422, "B", len(cfa), cfa, True)]
         if "plane_colors" in options:
@@ -410,16 +413,20 @@ def fake_balance_raw(camera: list[float], daylight: list[float]) -> SimpleNamesp
 
 def test_white_balance_as_shot_is_kept():
     notes = []
-    gains = _white_balance(fake_balance_raw([2.0, 1.0, 1.5, 1.0], [3.0, 1.0, 1.2, 1.0]), None, "RGGB", notes)
+    gains, source = _white_balance(fake_balance_raw([2.0, 1.0, 1.5, 1.0], [3.0, 1.0, 1.2, 1.0]), None, "RGGB", notes)
     np.testing.assert_allclose(gains, [2.0, 1.0, 1.5])
+    assert source == "as-shot"
     assert notes == []
 
 
 def test_white_balance_without_as_shot_falls_back_to_daylight_when_the_image_gives_no_estimate():
     notes = []
     flat = np.full((64, 96), 0.3, np.float32)
-    gains = _white_balance(fake_balance_raw([-1.0, -1.0, -1.0, -1.0], [3.0, 1.5, 1.8, 1.5]), flat, "GRBG", notes)
+    gains, source = _white_balance(
+        fake_balance_raw([-1.0, -1.0, -1.0, -1.0], [3.0, 1.5, 1.8, 1.5]), flat, "GRBG", notes
+    )
     np.testing.assert_allclose(gains, [2.0, 1.0, 1.2])
+    assert source == "daylight"
     assert notes == ["no as-shot white balance in the file and no estimate from the image; using the camera's daylight"]
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from enhance_cli.cli import app
-from enhance_cli.develop import Developer, balanced_mosaic
+from enhance_cli.develop import Developer, DevelopOptions, balanced_mosaic
 from enhance_cli.imageio import Picture, read_image
 from enhance_cli.nn import Footprint
 from enhance_cli.rawio import read_raw
@@ -341,7 +341,7 @@ def raw_crops():
 
 def developed(name: str, raw, tile: int, overlap: int = 64) -> np.ndarray:
     developer = Developer.for_model(name, device="cpu", tile=tile, tile_overlap=overlap)
-    return developer.develop(raw, "neutral").picture.pixels
+    return developer.develop(raw, DevelopOptions(tone="neutral")).picture.pixels
 
 
 @pytest.mark.parametrize("name", ["isp", "isp-plain"])
