@@ -28,6 +28,7 @@ from enhance_cli.highlights import (
     clipped_pixels,
     handle_highlights,
     saturation_levels,
+    whiten_blown_cells,
 )
 from enhance_cli.imageio import Picture
 from enhance_cli.pipeline import Outcome
@@ -171,9 +172,8 @@ class Developer(LoadedModel):
         levels = saturation_levels(sensor, raw.white_levels)
         cells = clipped_cells(sensor, levels)
         gains, balance_source = white_balance_gains(raw, options.white_balance)
-        opcodes = {number: parse_opcode_list(raw.opcode_lists[tag]) for tag, number in LIST_TAGS.items()
-                   if tag in raw.opcode_lists}  # fmt: skip
-        applied, skipped = [], [op.name for op in opcodes.get(1, [])]  # OpcodeList1 is for raw data we never see
+        opcodes, damaged = _opcodes(raw)
+        applied, skipped = [], damaged + [op.name for op in opcodes.get(1, [])]  # list 1: raw data we never see
         shading = None
         if opcodes.get(2):
             shading, done, left_out = apply_opcodes(np.ones_like(raw.mosaic), opcodes[2])
@@ -187,8 +187,13 @@ class Developer(LoadedModel):
         planes = [sensor * balance]
         if options.highlights == "clip":
             np.minimum(planes[0], ceiling * (shading if shading is not None else 1), out=planes[0])
+        else:
+            brightest = float(np.max(levels * gains))
+            whiten_blown_cells(planes[0], cells, brightest if shading is None else brightest * shading)
         # Headroom: values white balance lifts above 1 are scaled into the network's range, not clipped.
-        headroom = max(1.0, min(float(planes[0].max()), float(np.max(levels * gains)) * _peak(shading)))
+        # Blown cells need none: the network's input saturates at white, and white is what they hold.
+        recorded = np.max(planes[0], where=~np.repeat(np.repeat(cells.all(axis=-1), 2, 0), 2, 1), initial=0.0)
+        headroom = max(1.0, min(float(recorded), float(np.max(levels * gains)) * _peak(shading)))
         noise = None
         if self.model.input_channels == 2:  # each pixel's noise std after white balance, from a blind estimate
             noise = estimate_raw_noise(sensor)
@@ -271,6 +276,18 @@ class Developer(LoadedModel):
         if options.colorspace == "srgb":
             return encoded
         return space.encode(srgb_to_linear(torch.from_numpy(encoded)).numpy())
+
+
+def _opcodes(raw: RawImage) -> tuple[dict[int, list], list[str]]:
+    """The file's opcode lists by number; a damaged list is left out and named, as other developers ignore it."""
+    opcodes, damaged = {}, []
+    for tag, number in LIST_TAGS.items():
+        if tag in raw.opcode_lists:
+            try:
+                opcodes[number] = parse_opcode_list(raw.opcode_lists[tag])
+            except ValueError as error:
+                damaged.append(f"OpcodeList{number} (damaged: {error})")
+    return opcodes, damaged
 
 
 def _peak(shading: np.ndarray | None) -> float:

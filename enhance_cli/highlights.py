@@ -22,7 +22,8 @@ HIGHLIGHT_MODES = ("clip", "blend", "reconstruct")
 DEFAULT_HIGHLIGHTS = "reconstruct"
 CLIP_MARGIN = 0.99  # a sample within 1% of saturation is treated as clipped: its colour is no longer reliable
 PILE_UP_SHARE = 0.25  # of the brightest samples, the share that must sit on one value to call it saturation
-SPREAD = 2  # pixels the clipped mask is widened by: demosaicking mixes clipped samples into their neighbours
+SPREAD = 2  # pixels around clipped ones whose colour demosaicking mixed with clipped samples
+RIM = 4  # pixels beside a blown area where the network's interpolation rings in colour
 RATIO_SIDE = 512  # long side of the image the colour ratios are propagated on
 
 
@@ -61,6 +62,18 @@ def clipped_cells(rggb: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return np.stack([red, green, blue], axis=-1)
 
 
+def whiten_blown_cells(balanced: np.ndarray, cells: np.ndarray, white: float | np.ndarray) -> None:
+    """Set every sample of a cell whose channels all saturated to ``white`` (in place), before demosaicking.
+
+    After white balance a blown cell keeps the channels' unequal gains, a colour the network would blend
+    into the neighbouring pixels as a tinted rim; white is what was there. ``white``: a number, or the
+    mosaic's per-sample value where lens shading scales it.
+    """
+    blown = np.repeat(np.repeat(cells.all(axis=-1), 2, axis=0), 2, axis=1)
+    if blown.any():
+        balanced[blown] = white[blown] if isinstance(white, np.ndarray) else white
+
+
 def clipped_pixels(cells: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
     """The cells' flags at pixel resolution, cropped as the mosaic was padded."""
     return np.repeat(np.repeat(cells, 2, axis=0), 2, axis=1)[top : top + height, left : left + width]
@@ -74,33 +87,41 @@ def handle_highlights(camera: np.ndarray, clipped: np.ndarray, ceiling: float | 
     """
     if mode not in HIGHLIGHT_MODES:
         raise ValueError(f"unknown highlight mode {mode!r}; choose one of {', '.join(HIGHLIGHT_MODES)}")
+    # A pixel at the edge of a clipped cell may hold a darker scene than its cell's clipped sample: only
+    # pixels whose whole neighbourhood saturated in a channel count as clipped in it.
+    clipped = cv2.erode(clipped.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE) > 0
     if mode == "clip":
         # A saturated channel held at least the ceiling: the network's ripples below it are not the scene's.
         ceiling = np.broadcast_to(np.asarray(ceiling, np.float32), camera.shape)
         return np.where(clipped, ceiling, np.minimum(camera, ceiling))
     if not clipped.any():
         return camera
-    # Demosaicking mixes clipped samples into their neighbours: treat those as clipped too.
-    kernel = np.ones((2 * SPREAD + 1, 2 * SPREAD + 1), np.uint8)
-    clipped = cv2.dilate(clipped.astype(np.uint8), kernel).astype(bool)
+    # Demosaicking mixes clipped samples into their neighbours: colour ratios come from beyond them.
+    near = _widen(clipped.any(axis=-1), SPREAD + RIM)
     brightest = camera.max(axis=-1, keepdims=True)
     if mode == "blend":
-        weight = _soften(clipped.any(axis=-1).astype(np.float32))[..., None]
+        weight = _soften(near.astype(np.float32))[..., None]
         return camera + weight * (brightest - camera)
-    return _reconstruct(camera, clipped, brightest)
+    return _reconstruct(camera, clipped, ~near, brightest)
 
 
-def _reconstruct(camera: np.ndarray, clipped: np.ndarray, brightest: np.ndarray) -> np.ndarray:
-    ratios = _colour_ratios(camera, ~clipped.any(axis=-1))  # H x W x 3: each channel / green nearby
+def _reconstruct(camera: np.ndarray, clipped: np.ndarray, reliable: np.ndarray, brightest: np.ndarray) -> np.ndarray:
+    ratios = _colour_ratios(camera, reliable)  # H x W x 3: each channel / green nearby
     unclipped = ~clipped
     known = unclipped.sum(axis=-1, keepdims=True)
     # Green-equivalent brightness from the channels still recorded.
     green = np.where(unclipped, camera / ratios, 0).sum(axis=-1, keepdims=True) / np.maximum(known, 1)
     rebuilt = np.where(clipped, np.maximum(camera, green * ratios), camera)
-    rebuilt = np.where(known > 0, rebuilt, brightest)  # nothing recorded: neutral at the brightest reading
-    lost = _soften(np.clip((clipped.sum(axis=-1) - 1) / 2, 0, 1).astype(np.float32))[..., None]
-    neutral = rebuilt.max(axis=-1, keepdims=True)
-    return (rebuilt + lost * (neutral - rebuilt)).astype(np.float32)
+    rebuilt = np.where(known > 0, rebuilt, brightest)  # nothing recorded: neutral
+    # Next to a blown area the network's interpolation rings in colour: those pixels keep their brightness
+    # and take the colour of the reliable pixels around them.
+    blown = clipped.all(axis=-1)
+    rim = _widen(blown, RIM) & ~blown
+    if rim.any():
+        weights = np.array([0.25, 0.5, 0.25], np.float32)  # a camera-space brightness
+        brightness = rebuilt[rim] @ weights
+        rebuilt[rim] = ratios[rim] * (brightness / (ratios[rim] @ weights))[:, None]
+    return rebuilt.astype(np.float32)
 
 
 def _colour_ratios(camera: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -126,6 +147,11 @@ def _colour_ratios(camera: np.ndarray, valid: np.ndarray) -> np.ndarray:
         sigma *= 2
     ratios = np.clip(ratios, 0.05, 20)
     return cv2.resize(ratios, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _widen(mask: np.ndarray, pixels: int) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
 
 
 def _soften(weight: np.ndarray) -> np.ndarray:

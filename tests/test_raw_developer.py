@@ -232,13 +232,17 @@ def hand_gain(row: float, column: float) -> float:
     return float(np.interp(y, [0, 1, 2], across))
 
 
-def test_gain_map_opcode_is_applied_like_libraw_with_the_map_applied_by_hand(tmp_path):
+@pytest.mark.parametrize("per_phase", [False, True], ids=["one-map", "a-map-per-bayer-phase"])
+def test_gain_map_opcode_is_applied_like_libraw_with_the_map_applied_by_hand(tmp_path, per_phase):
+    """One map for every pixel, or one per Bayer phase (every second row and column) as phones write them."""
     rawpy = pytest.importorskip("rawpy")
-    gain_map = GainMap(0, 0, *SIZE, 0, 1, 1, 1, (0.5, 0.5), (0.0, 0.0), SHADING[..., None])
-    opcodes = encode_opcode_list([gain_map, Skipped(4, True)])  # and a FixBadPixelsConstant we do not apply
+    phases = [(0, 0), (0, 1), (1, 0), (1, 1)] if per_phase else [(0, 0)]
+    pitch = 2 if per_phase else 1
+    maps = [GainMap(t, u, *SIZE, 0, 1, pitch, pitch, (0.5, 0.5), (0.0, 0.0), SHADING[..., None]) for t, u in phases]
+    opcodes = encode_opcode_list([*maps, Skipped(4, True)])  # and a FixBadPixelsConstant we do not apply
     path = raw_dng(tmp_path / "shaded.dng", balanced(0.1), extra=[(51009, 7, len(opcodes), opcodes, True)])
     pixels, entry = develop(path, tmp_path, "--tone", "neutral", "--bits", "16")
-    assert entry["dng_opcodes"] == {"applied": ["GainMap"], "skipped": ["FixBadPixelsConstant"]}
+    assert entry["dng_opcodes"] == {"applied": ["GainMap"] * len(maps), "skipped": ["FixBadPixelsConstant"]}
     with rawpy.imread(str(path)) as raw:
         libraw = raw.postprocess(gamma=(1, 1), no_auto_bright=True, output_bps=16, use_camera_wb=True) / 65535
     corner, centre = (slice(4, 12), slice(4, 12)), (slice(92, 100), slice(124, 132))
@@ -342,3 +346,13 @@ def test_denoise_strength_keeps_more_grain_when_lowered(tmp_path):
         green = pixels[16:-16, 16:-16, 1].astype(np.float64)
         grain[strength] = np.std(green - cv2.GaussianBlur(green, (0, 0), 2))
     assert grain["0"] > 1.3 * grain["0.5"] > 1.3 * grain["1"], grain
+
+
+def test_a_damaged_opcode_list_is_named_in_the_report_and_the_image_still_develops(tmp_path):
+    gain_map = GainMap(0, 0, *SIZE, 0, 1, 1, 1, (0.5, 0.5), (0.0, 0.0), SHADING[..., None])
+    damaged = encode_opcode_list([gain_map])[:-12]
+    path = raw_dng(tmp_path / "cut.dng", balanced(0.1), extra=[(51009, 7, len(damaged), damaged, True)])
+    pixels, entry = develop(path, tmp_path)
+    assert entry["dng_opcodes"]["applied"] == []
+    assert entry["dng_opcodes"]["skipped"][0].startswith("OpcodeList2 (damaged:")
+    assert pixels.shape == (*SIZE, 3)
