@@ -26,9 +26,10 @@ from enhance_cli.highlights import (
     HIGHLIGHT_MODES,
     clipped_cells,
     clipped_pixels,
+    clipped_samples,
     handle_highlights,
     saturation_levels,
-    whiten_blown_cells,
+    whiten_clipped,
 )
 from enhance_cli.imageio import Picture
 from enhance_cli.pipeline import Outcome
@@ -170,7 +171,8 @@ class Developer(LoadedModel):
         height, width = raw.mosaic.shape
         sensor, (top, left) = to_rggb(raw.mosaic, raw.pattern)
         levels = saturation_levels(sensor, raw.white_levels)
-        cells = clipped_cells(sensor, levels)
+        saturated = clipped_samples(sensor, levels)
+        cells = clipped_cells(saturated)
         gains, balance_source = white_balance_gains(raw, options.white_balance)
         opcodes, damaged = _opcodes(raw)
         applied, skipped = [], damaged + [op.name for op in opcodes.get(1, [])]  # list 1: raw data we never see
@@ -183,17 +185,15 @@ class Developer(LoadedModel):
         balance = _site_gains(gains, sensor.shape)
         if shading is not None:
             balance *= shading
-        ceiling = float(np.min(levels * gains))  # where every channel is still recorded, after white balance
+        floors = levels * gains  # each channel's saturation after white balance
         planes = [sensor * balance]
-        if options.highlights == "clip":
-            np.minimum(planes[0], ceiling * (shading if shading is not None else 1), out=planes[0])
-        else:
-            brightest = float(np.max(levels * gains))
-            whiten_blown_cells(planes[0], cells, brightest if shading is None else brightest * shading)
         # Headroom: values white balance lifts above 1 are scaled into the network's range, not clipped.
-        # Blown cells need none: the network's input saturates at white, and white is what they hold.
-        recorded = np.max(planes[0], where=~np.repeat(np.repeat(cells.all(axis=-1), 2, 0), 2, 1), initial=0.0)
-        headroom = max(1.0, min(float(recorded), float(np.max(levels * gains)) * _peak(shading)))
+        recorded = np.max(planes[0], where=~saturated, initial=0.0)
+        headroom = max(1.0, min(float(recorded), float(floors.max()) * _peak(shading)))
+        if options.highlights == "clip":
+            np.minimum(planes[0], floors.min() * (shading if shading is not None else 1), out=planes[0])
+        else:  # saturated samples at the network's white; what they held is estimated after it
+            whiten_clipped(planes[0], saturated, headroom)
         noise = None
         if self.model.input_channels == 2:  # each pixel's noise std after white balance, from a blind estimate
             noise = estimate_raw_noise(sensor)
@@ -216,8 +216,9 @@ class Developer(LoadedModel):
         del mosaic, result
 
         clipped = clipped_pixels(cells, top, left, height, width)
-        limit = ceiling if shading is None else ceiling * shading[top : top + height, left : left + width, None]
-        camera = handle_highlights(camera, clipped, limit, options.highlights)
+        if shading is not None:
+            floors = floors * shading[top : top + height, left : left + width, None]
+        camera = handle_highlights(camera, clipped, floors, options.highlights)
         if opcodes.get(3):
             camera, done, left_out = apply_opcodes(camera, opcodes[3])
             applied, skipped = applied + done, skipped + left_out

@@ -23,7 +23,6 @@ DEFAULT_HIGHLIGHTS = "reconstruct"
 CLIP_MARGIN = 0.99  # a sample within 1% of saturation is treated as clipped: its colour is no longer reliable
 PILE_UP_SHARE = 0.25  # of the brightest samples, the share that must sit on one value to call it saturation
 SPREAD = 2  # pixels around clipped ones whose colour demosaicking mixed with clipped samples
-RIM = 4  # pixels beside a blown area where the network's interpolation rings in colour
 RATIO_SIDE = 512  # long side of the image the colour ratios are propagated on
 
 
@@ -53,25 +52,26 @@ def _pile_up(samples: np.ndarray) -> float | None:
     return float(values[best])
 
 
-def clipped_cells(rggb: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """Per 2x2 Bayer cell (H/2 x W/2 x 3): whether its R, either G, or B sample is at saturation."""
+def clipped_samples(rggb: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Which samples of the RGGB mosaic are at saturation (H x W)."""
     limits = CLIP_MARGIN * np.asarray(levels, np.float32)
-    red = rggb[0::2, 0::2] >= limits[0]
-    green = (rggb[0::2, 1::2] >= limits[1]) | (rggb[1::2, 0::2] >= limits[1])
-    blue = rggb[1::2, 1::2] >= limits[2]
-    return np.stack([red, green, blue], axis=-1)
+    site_limits = np.array([[limits[0], limits[1]], [limits[1], limits[2]]], np.float32)
+    return rggb >= np.tile(site_limits, (rggb.shape[0] // 2, rggb.shape[1] // 2))
 
 
-def whiten_blown_cells(balanced: np.ndarray, cells: np.ndarray, white: float | np.ndarray) -> None:
-    """Set every sample of a cell whose channels all saturated to ``white`` (in place), before demosaicking.
+def clipped_cells(samples: np.ndarray) -> np.ndarray:
+    """Per 2x2 Bayer cell (H/2 x W/2 x 3): whether its R, either G, or B sample is at saturation."""
+    return np.stack([samples[0::2, 0::2], samples[0::2, 1::2] | samples[1::2, 0::2], samples[1::2, 1::2]], axis=-1)
 
-    After white balance a blown cell keeps the channels' unequal gains, a colour the network would blend
-    into the neighbouring pixels as a tinted rim; white is what was there. ``white``: a number, or the
-    mosaic's per-sample value where lens shading scales it.
+
+def whiten_clipped(balanced: np.ndarray, samples: np.ndarray, white: float) -> None:
+    """Set every saturated sample of the white-balanced mosaic to ``white`` (in place), before demosaicking.
+
+    After white balance saturated samples keep the channels' unequal gains: a colour the network would
+    spread into their neighbours as a tinted rim (pink skies, cyan-edged speculars). At the top of the
+    network's range they are neutral; what a clipped channel really held is estimated after demosaicking.
     """
-    blown = np.repeat(np.repeat(cells.all(axis=-1), 2, axis=0), 2, axis=1)
-    if blown.any():
-        balanced[blown] = white[blown] if isinstance(white, np.ndarray) else white
+    balanced[samples] = white
 
 
 def clipped_pixels(cells: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
@@ -79,49 +79,37 @@ def clipped_pixels(cells: np.ndarray, top: int, left: int, height: int, width: i
     return np.repeat(np.repeat(cells, 2, axis=0), 2, axis=1)[top : top + height, left : left + width]
 
 
-def handle_highlights(camera: np.ndarray, clipped: np.ndarray, ceiling: float | np.ndarray, mode: str) -> np.ndarray:
+def handle_highlights(camera: np.ndarray, clipped: np.ndarray, floors: np.ndarray, mode: str) -> np.ndarray:
     """Apply ``mode`` to white-balanced camera RGB (H x W x 3) whose ``clipped`` channels (H x W x 3) saturated.
 
-    ``ceiling``: the lowest channel's saturation after white balance (a number, or H x W x 1 where lens
-    shading scaled it), where ``clip`` cuts.
+    ``floors``: each channel's saturation after white balance, the least a clipped channel held (3, or
+    H x W x 3 where lens shading scales it); ``clip`` cuts every channel at the lowest of them.
     """
     if mode not in HIGHLIGHT_MODES:
         raise ValueError(f"unknown highlight mode {mode!r}; choose one of {', '.join(HIGHLIGHT_MODES)}")
     # A pixel at the edge of a clipped cell may hold a darker scene than its cell's clipped sample: only
     # pixels whose whole neighbourhood saturated in a channel count as clipped in it.
     clipped = cv2.erode(clipped.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE) > 0
+    floors = np.asarray(floors, np.float32)
     if mode == "clip":
         # A saturated channel held at least the ceiling: the network's ripples below it are not the scene's.
-        ceiling = np.broadcast_to(np.asarray(ceiling, np.float32), camera.shape)
+        ceiling = np.broadcast_to(floors.min(axis=-1, keepdims=True), camera.shape)
         return np.where(clipped, ceiling, np.minimum(camera, ceiling))
     if not clipped.any():
         return camera
     # Demosaicking mixes clipped samples into their neighbours: colour ratios come from beyond them.
-    near = _widen(clipped.any(axis=-1), SPREAD + RIM)
+    near = _widen(clipped.any(axis=-1), SPREAD)
     brightest = camera.max(axis=-1, keepdims=True)
     if mode == "blend":
         weight = _soften(near.astype(np.float32))[..., None]
         return camera + weight * (brightest - camera)
-    return _reconstruct(camera, clipped, ~near, brightest)
-
-
-def _reconstruct(camera: np.ndarray, clipped: np.ndarray, reliable: np.ndarray, brightest: np.ndarray) -> np.ndarray:
-    ratios = _colour_ratios(camera, reliable)  # H x W x 3: each channel / green nearby
+    ratios = _colour_ratios(camera, ~near)  # H x W x 3: each channel / green nearby
     unclipped = ~clipped
     known = unclipped.sum(axis=-1, keepdims=True)
     # Green-equivalent brightness from the channels still recorded.
     green = np.where(unclipped, camera / ratios, 0).sum(axis=-1, keepdims=True) / np.maximum(known, 1)
-    rebuilt = np.where(clipped, np.maximum(camera, green * ratios), camera)
-    rebuilt = np.where(known > 0, rebuilt, brightest)  # nothing recorded: neutral
-    # Next to a blown area the network's interpolation rings in colour: those pixels keep their brightness
-    # and take the colour of the reliable pixels around them.
-    blown = clipped.all(axis=-1)
-    rim = _widen(blown, RIM) & ~blown
-    if rim.any():
-        weights = np.array([0.25, 0.5, 0.25], np.float32)  # a camera-space brightness
-        brightness = rebuilt[rim] @ weights
-        rebuilt[rim] = ratios[rim] * (brightness / (ratios[rim] @ weights))[:, None]
-    return rebuilt.astype(np.float32)
+    rebuilt = np.where(clipped, np.maximum(floors, green * ratios), camera)
+    return np.where(known > 0, rebuilt, brightest).astype(np.float32)  # nothing recorded: neutral
 
 
 def _colour_ratios(camera: np.ndarray, valid: np.ndarray) -> np.ndarray:
