@@ -594,8 +594,8 @@ def isp(
     highlights: Annotated[
         Highlights,
         typer.Option(
-            help="Blown highlights: reconstruct clipped channels from the others and fade to white as more clip, "
-            "blend toward white, or clip every channel where the first one saturates."
+            help="Blown highlights: reconstruct a clipped channel from the others (white where all clipped), "
+            "blend blown pixels toward white, or clip every channel where the first one saturates."
         ),
     ] = Highlights.reconstruct,
     colorspace: Annotated[
@@ -617,7 +617,12 @@ def isp(
     format: Format = None,
     bits: Annotated[
         int | None,
-        typer.Option(min=8, max=16, help="Bits per sample for png/tiff: 8 or 16.  [default: 8]", show_default=False),
+        typer.Option(
+            min=8,
+            max=16,
+            help="Bits per sample for png/tiff: 8 or 16.  [default: 8; 16 for prophoto]",
+            show_default=False,
+        ),
     ] = None,
     quality: Quality = None,
     overwrite: Overwrite = False,

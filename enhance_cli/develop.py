@@ -27,9 +27,9 @@ from enhance_cli.highlights import (
     clipped_cells,
     clipped_pixels,
     clipped_samples,
+    fill_clipped_cells,
     handle_highlights,
     saturation_levels,
-    whiten_clipped,
 )
 from enhance_cli.imageio import Picture
 from enhance_cli.pipeline import Outcome
@@ -192,8 +192,8 @@ class Developer(LoadedModel):
         headroom = max(1.0, min(float(recorded), float(floors.max()) * _peak(shading)))
         if options.highlights == "clip":
             np.minimum(planes[0], floors.min() * (shading if shading is not None else 1), out=planes[0])
-        else:  # saturated samples at the network's white; what they held is estimated after it
-            whiten_clipped(planes[0], saturated, headroom)
+        elif shading is None:  # (with lens shading the levels vary across the frame: left as recorded)
+            fill_clipped_cells(planes[0], cells, floors.astype(np.float32), headroom)
         noise = None
         if self.model.input_channels == 2:  # each pixel's noise std after white balance, from a blind estimate
             noise = estimate_raw_noise(sensor)

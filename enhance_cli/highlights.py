@@ -22,6 +22,7 @@ HIGHLIGHT_MODES = ("clip", "blend", "reconstruct")
 DEFAULT_HIGHLIGHTS = "reconstruct"
 CLIP_MARGIN = 0.99  # a sample within 1% of saturation is treated as clipped: its colour is no longer reliable
 PILE_UP_SHARE = 0.25  # of the brightest samples, the share that must sit on one value to call it saturation
+NEAR_SATURATION = 0.9  # of a channel's saturation level: a flagged pixel this bright is clipped in it
 SPREAD = 2  # pixels around clipped ones whose colour demosaicking mixed with clipped samples
 RATIO_SIDE = 512  # long side of the image the colour ratios are propagated on
 
@@ -64,14 +65,24 @@ def clipped_cells(samples: np.ndarray) -> np.ndarray:
     return np.stack([samples[0::2, 0::2], samples[0::2, 1::2] | samples[1::2, 0::2], samples[1::2, 1::2]], axis=-1)
 
 
-def whiten_clipped(balanced: np.ndarray, samples: np.ndarray, white: float) -> None:
-    """Set every saturated sample of the white-balanced mosaic to ``white`` (in place), before demosaicking.
+def fill_clipped_cells(balanced: np.ndarray, cells: np.ndarray, floors: np.ndarray, white: float) -> None:
+    """Give the saturated samples of the white-balanced RGGB mosaic a value (in place), before demosaicking.
 
-    After white balance saturated samples keep the channels' unequal gains: a colour the network would
-    spread into their neighbours as a tinted rim (pink skies, cyan-edged speculars). At the top of the
-    network's range they are neutral; what a clipped channel really held is estimated after demosaicking.
+    After white balance saturated samples keep the channels' unequal gains, a colour the network would
+    spread into their neighbours as a tinted rim (pink skies). A cell whose channels all saturated becomes
+    ``white``; in a cell with some channels recorded, each saturated one is rebuilt from them as
+    :func:`handle_highlights` does, at least its saturation level ``floors`` and at most ``white``, the top
+    of the network's range.
     """
-    balanced[samples] = white
+    if not cells.any():
+        return
+    colour = np.stack(
+        [balanced[0::2, 0::2], (balanced[0::2, 1::2] + balanced[1::2, 0::2]) / 2, balanced[1::2, 1::2]], axis=-1
+    )
+    filled = np.minimum(_rebuild(colour, cells, floors, _widen(cells.any(axis=-1), 1)), np.float32(white))
+    for channel, (row, column) in zip((0, 1, 1, 2), ((0, 0), (0, 1), (1, 0), (1, 1)), strict=True):
+        sites = balanced[row::2, column::2]
+        np.copyto(sites, filled[..., channel], where=cells[..., channel] & (sites >= CLIP_MARGIN * floors[channel]))
 
 
 def clipped_pixels(cells: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
@@ -87,13 +98,13 @@ def handle_highlights(camera: np.ndarray, clipped: np.ndarray, floors: np.ndarra
     """
     if mode not in HIGHLIGHT_MODES:
         raise ValueError(f"unknown highlight mode {mode!r}; choose one of {', '.join(HIGHLIGHT_MODES)}")
-    # A pixel at the edge of a clipped cell may hold a darker scene than its cell's clipped sample: only
-    # pixels whose whole neighbourhood saturated in a channel count as clipped in it.
-    clipped = cv2.erode(clipped.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE) > 0
     floors = np.asarray(floors, np.float32)
+    ceiling = np.broadcast_to(floors.min(axis=-1, keepdims=True), camera.shape)
+    # A pixel at the edge of a clipped cell may hold a darker scene than its cell's clipped sample: it
+    # counts as clipped in a channel only where that channel came out near saturation.
+    clipped = clipped & (camera >= NEAR_SATURATION * (ceiling if mode == "clip" else floors))
     if mode == "clip":
         # A saturated channel held at least the ceiling: the network's ripples below it are not the scene's.
-        ceiling = np.broadcast_to(floors.min(axis=-1, keepdims=True), camera.shape)
         return np.where(clipped, ceiling, np.minimum(camera, ceiling))
     if not clipped.any():
         return camera
@@ -103,12 +114,19 @@ def handle_highlights(camera: np.ndarray, clipped: np.ndarray, floors: np.ndarra
     if mode == "blend":
         weight = _soften(near.astype(np.float32))[..., None]
         return camera + weight * (brightest - camera)
+    return _rebuild(camera, clipped, floors, near)
+
+
+def _rebuild(camera: np.ndarray, clipped: np.ndarray, floors: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """Each clipped channel from the recorded ones and the colour ratios beyond ``near``; neutral where none
+    was recorded; never below the channel's saturation level."""
     ratios = _colour_ratios(camera, ~near)  # H x W x 3: each channel / green nearby
     unclipped = ~clipped
     known = unclipped.sum(axis=-1, keepdims=True)
     # Green-equivalent brightness from the channels still recorded.
     green = np.where(unclipped, camera / ratios, 0).sum(axis=-1, keepdims=True) / np.maximum(known, 1)
     rebuilt = np.where(clipped, np.maximum(floors, green * ratios), camera)
+    brightest = np.maximum(camera.max(axis=-1, keepdims=True), floors.max(axis=-1, keepdims=True))
     return np.where(known > 0, rebuilt, brightest).astype(np.float32)  # nothing recorded: neutral
 
 
