@@ -91,7 +91,8 @@ def clipped_pixels(cells: np.ndarray, top: int, left: int, height: int, width: i
 
 
 def handle_highlights(camera: np.ndarray, clipped: np.ndarray, floors: np.ndarray, mode: str) -> np.ndarray:
-    """Apply ``mode`` to white-balanced camera RGB (H x W x 3) whose ``clipped`` channels (H x W x 3) saturated.
+    """Apply ``mode`` to white-balanced camera RGB (H x W x 3, may be updated in place) whose ``clipped``
+    channels (H x W x 3) saturated.
 
     ``floors``: each channel's saturation after white balance, the least a clipped channel held (3, or
     H x W x 3 where lens shading scales it); ``clip`` cuts every channel at the lowest of them.
@@ -119,25 +120,49 @@ def handle_highlights(camera: np.ndarray, clipped: np.ndarray, floors: np.ndarra
 
 def _rebuild(camera: np.ndarray, clipped: np.ndarray, floors: np.ndarray, near: np.ndarray) -> np.ndarray:
     """Each clipped channel from the recorded ones and the colour ratios beyond ``near``; neutral where none
-    was recorded; never below the channel's saturation level."""
-    ratios = _colour_ratios(camera, ~near)  # H x W x 3: each channel / green nearby
-    unclipped = ~clipped
-    known = unclipped.sum(axis=-1, keepdims=True)
+    was recorded; never below the channel's saturation level. Only clipped pixels are touched (in place)."""
+    ratio_map = _colour_ratios(camera, ~near)
+    rows, columns = np.nonzero(clipped.any(axis=-1))
+    values, flags = camera[rows, columns], clipped[rows, columns]
+    floor = floors[rows, columns] if floors.ndim == 3 else np.broadcast_to(floors, values.shape)
+    # The ratio map is small and smooth: sample it bilinearly at the clipped pixels only.
+    scale_y, scale_x = ratio_map.shape[0] / camera.shape[0], ratio_map.shape[1] / camera.shape[1]
+    ratios = _sample(ratio_map, (rows + 0.5) * scale_y - 0.5, (columns + 0.5) * scale_x - 0.5)
+    known = (~flags).sum(axis=-1, keepdims=True)
     # Green-equivalent brightness from the channels still recorded.
-    green = np.where(unclipped, camera / ratios, 0).sum(axis=-1, keepdims=True) / np.maximum(known, 1)
-    rebuilt = np.where(clipped, np.maximum(floors, green * ratios), camera)
-    brightest = np.maximum(camera.max(axis=-1, keepdims=True), floors.max(axis=-1, keepdims=True))
-    return np.where(known > 0, rebuilt, brightest).astype(np.float32)  # nothing recorded: neutral
+    green = np.where(flags, 0, values / ratios).sum(axis=-1, keepdims=True) / np.maximum(known, 1)
+    rebuilt = np.where(flags, np.maximum(floor, green * ratios), values)
+    brightest = np.maximum(values.max(axis=-1, keepdims=True), floor.max(axis=-1, keepdims=True))
+    camera[rows, columns] = np.where(known > 0, rebuilt, brightest)  # nothing recorded: neutral
+    return camera
+
+
+def _sample(image: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``image`` (h x w x C) at the points (y, x), bilinearly, edges replicated: N x C."""
+    y = np.clip(y, 0, image.shape[0] - 1).astype(np.float32)
+    x = np.clip(x, 0, image.shape[1] - 1).astype(np.float32)
+    y0, x0 = np.floor(y).astype(int), np.floor(x).astype(int)
+    y1, x1 = np.minimum(y0 + 1, image.shape[0] - 1), np.minimum(x0 + 1, image.shape[1] - 1)
+    fy, fx = (y - y0)[:, None], (x - x0)[:, None]
+    top = image[y0, x0] * (1 - fx) + image[y0, x1] * fx
+    return top * (1 - fy) + (image[y1, x0] * (1 - fx) + image[y1, x1] * fx) * fy
 
 
 def _colour_ratios(camera: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """R/G, 1, B/G of the nearest valid pixels, everywhere: normalised convolution on a small image, the finest
-    scale that has support, then upsampled."""
+    """R/G, 1, B/G of the nearest valid pixels, on a small image (long side about :data:`RATIO_SIDE`):
+    normalised convolution at the finest scale that has support."""
     height, width = valid.shape
     factor = max(1, int(np.ceil(max(height, width) / RATIO_SIDE)))
     size = (max(1, width // factor), max(1, height // factor))
-    weight = cv2.resize(valid.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    sums = cv2.resize(camera * valid[..., None], size, interpolation=cv2.INTER_AREA)
+    weight = cv2.resize(
+        valid[: size[1] * factor, : size[0] * factor].astype(np.float32), size, interpolation=cv2.INTER_AREA
+    )
+    sums = np.empty((size[1], size[0], 3), np.float32)
+    strip = 64  # rows of the small image per pass, so that no full-size temporary is made
+    for top in range(0, size[1], strip):
+        rows = slice(top * factor, min(top + strip, size[1]) * factor)
+        masked = camera[rows, : size[0] * factor] * valid[rows, : size[0] * factor, None]
+        sums[top : top + strip] = cv2.resize(masked, (size[0], masked.shape[0] // factor), interpolation=cv2.INTER_AREA)
     ratios = np.ones((size[1], size[0], 3), np.float32)
     found = np.zeros((size[1], size[0]), bool)
     sigma = 1.0
@@ -151,8 +176,7 @@ def _colour_ratios(camera: np.ndarray, valid: np.ndarray) -> np.ndarray:
             ratios[..., channel] = np.where(usable, ratio, ratios[..., channel])
         found |= usable
         sigma *= 2
-    ratios = np.clip(ratios, 0.05, 20)
-    return cv2.resize(ratios, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(ratios, 0.05, 20)
 
 
 def _widen(mask: np.ndarray, pixels: int) -> np.ndarray:
