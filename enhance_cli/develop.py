@@ -192,8 +192,9 @@ class Developer(LoadedModel):
         headroom = max(1.0, min(float(recorded), float(floors.max()) * _peak(shading)))
         if options.highlights == "clip":
             np.minimum(planes[0], floors.min() * (shading if shading is not None else 1), out=planes[0])
-        elif shading is None:  # (with lens shading the levels vary across the frame: left as recorded)
-            fill_clipped_cells(planes[0], cells, floors.astype(np.float32), headroom)
+        else:
+            cell_floors = floors if shading is None else floors * shading[0::2, 0::2, None]
+            fill_clipped_cells(planes[0], cells, cell_floors.astype(np.float32), headroom)
         noise = None
         if self.model.input_channels == 2:  # each pixel's noise std after white balance, from a blind estimate
             noise = estimate_raw_noise(sensor)

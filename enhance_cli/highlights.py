@@ -71,8 +71,8 @@ def fill_clipped_cells(balanced: np.ndarray, cells: np.ndarray, floors: np.ndarr
     After white balance saturated samples keep the channels' unequal gains, a colour the network would
     spread into their neighbours as a tinted rim (pink skies). A cell whose channels all saturated becomes
     ``white``; in a cell with some channels recorded, each saturated one is rebuilt from them as
-    :func:`handle_highlights` does, at least its saturation level ``floors`` and at most ``white``, the top
-    of the network's range.
+    :func:`handle_highlights` does, at least its saturation level ``floors`` (3, or per cell where lens
+    shading scales it) and at most ``white``, the top of the network's range.
     """
     if not cells.any():
         return
@@ -82,7 +82,8 @@ def fill_clipped_cells(balanced: np.ndarray, cells: np.ndarray, floors: np.ndarr
     filled = np.minimum(_rebuild(colour, cells, floors, _widen(cells.any(axis=-1), 1)), np.float32(white))
     for channel, (row, column) in zip((0, 1, 1, 2), ((0, 0), (0, 1), (1, 0), (1, 1)), strict=True):
         sites = balanced[row::2, column::2]
-        np.copyto(sites, filled[..., channel], where=cells[..., channel] & (sites >= CLIP_MARGIN * floors[channel]))
+        saturated = cells[..., channel] & (sites >= CLIP_MARGIN * floors[..., channel])
+        np.copyto(sites, filled[..., channel], where=saturated)
 
 
 def clipped_pixels(cells: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:

@@ -86,12 +86,23 @@ def linear(pixels: np.ndarray) -> np.ndarray:
 # --- highlights ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("saturation", [WHITE, 3800], ids=["at-white-level", "below-white-level"])
-def test_blown_highlights_come_out_white_without_a_rim(tmp_path, saturation):
-    """The GoPro case: white balance gains 2/1/1.25, and (second case) a sensor that saturates below its
-    stated white level, which turned LibRaw-style clipping pink."""
+@pytest.mark.parametrize(
+    ("saturation", "shaded"),
+    [(WHITE, False), (3800, False), (3800, True)],
+    ids=["at-white-level", "below-white-level", "with-a-lens-shading-map"],
+)
+def test_blown_highlights_come_out_white_without_a_rim(tmp_path, saturation, shaded):
+    """The GoPro case: white balance gains 2/1/1.25, a sensor that saturates below its stated white level
+    (which turned LibRaw-style clipping pink), and a GainMap opcode as the GoPro's DNG carries."""
     scene, distance = disc_scene()
-    path = raw_dng(tmp_path / "sky.dng", scene, saturation=saturation)
+    extra = []
+    if shaded:
+        maps = [
+            GainMap(t, u, *SIZE, 0, 1, 2, 2, (0.5, 0.5), (0.0, 0.0), SHADING[..., None]) for t in (0, 1) for u in (0, 1)
+        ]
+        opcodes = encode_opcode_list(maps)
+        extra = [(51009, 7, len(opcodes), opcodes, True)]
+    path = raw_dng(tmp_path / "sky.dng", scene, saturation=saturation, extra=extra)
     pixels, entry = develop(path, tmp_path)
     assert entry["highlights"]["mode"] == "reconstruct" and entry["highlights"]["clipped_share"] > 0.1
     values = np.round(pixels * 255)
