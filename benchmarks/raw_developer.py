@@ -286,9 +286,11 @@ PICTURE_PATH = ROOT / "docs" / "isp-highlights.png"
 
 
 def picture_benchmark() -> dict:
-    """LibRaw (clipping, as isp did before) beside isp's clip and reconstruct on a blown-out crop."""
+    """A validation photo blown out by 1.5 EV on a sensor saturating at 95%: as shot (LibRaw's clipping, as isp
+    did before, then isp clip and reconstruct), and pulled back 1.5 EV (the photo, isp clip, reconstruct)."""
     from PIL import ImageDraw
 
+    from enhance_cli.metrics import psnr
     from enhance_cli.rawio import libraw_reference
 
     developer = Developer.for_model("isp", device="cpu")
@@ -296,26 +298,43 @@ def picture_benchmark() -> dict:
     scene = baselines.srgb_to_linear(photo) * 2**OVER
     mosaic = np.minimum(camera_mosaic(scene), SATURATION)
     raw = RawImage(mosaic, "RGGB", CAMERA.white_balance, CAMERA.camera_to_srgb, 1, None, PICTURE.name)
-    panels = []
     with tempfile.TemporaryDirectory() as folder:
         dng = Path(folder) / "blown.dng"
         neutral = tuple(1 / CAMERA.white_balance)
         baselines.mosaic_to_dng(mosaic, dng, xyz_to_camera=CAMERA.xyz_to_camera, neutral=neutral, saturation=SATURATION)
         libraw = libraw_reference(dng, "AHD")
-    rendered = {"LibRaw AHD (clip)": libraw}
-    for mode in ("clip", "reconstruct"):
-        rendered[f"isp --highlights {mode}"] = developer.develop(
-            raw, DevelopOptions(highlights=mode, tone="neutral")
-        ).picture.pixels
-    crop = (slice(40, 360), slice(200, 620))
-    for label, image in rendered.items():
-        panel = Image.fromarray(np.round(np.clip(image[crop], 0, 1) * 255).astype(np.uint8))
-        ImageDraw.Draw(panel).text((6, 4), label, fill=(0, 0, 0))
-        panels.append(np.asarray(panel))
+
+    def isp(mode: str, exposure: float) -> np.ndarray:
+        options = DevelopOptions(highlights=mode, tone="neutral", exposure=exposure)
+        return developer.develop(raw, options).picture.pixels
+
+    as_shot = baselines.linear_to_srgb(np.clip(scene, 0, 1))
+    rows = [
+        [("as shot: LibRaw AHD (clip)", libraw, as_shot), ("isp --highlights clip", isp("clip", 0), as_shot),
+         ("isp --highlights reconstruct", isp("reconstruct", 0), as_shot)],
+        [("the photo", photo, None), ("--exposure -1.5, clip", isp("clip", -OVER), photo),
+         ("--exposure -1.5, reconstruct", isp("reconstruct", -OVER), photo)],
+    ]  # fmt: skip
+    crop = (slice(0, 300), slice(330, 768))
+    scores, grid = {}, []
+    for row in rows:
+        panels = []
+        for label, image, truth in row:
+            if truth is not None:
+                scores[label] = round(psnr(truth[crop], image[crop], 0), 2)
+                label = f"{label}: {scores[label]:.2f} dB"
+            panel = Image.fromarray(np.round(np.clip(image[crop], 0, 1) * 255).astype(np.uint8))
+            ImageDraw.Draw(panel).text((6, 4), label, fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
+            panels.append(np.asarray(panel))
+        grid.append(np.concatenate(panels, axis=1))
     PICTURE_PATH.parent.mkdir(exist_ok=True)
-    Image.fromarray(np.concatenate(panels, axis=1)).save(PICTURE_PATH, optimize=True)
-    return {"image": f"{PICTURE.parent.name}/{PICTURE.name} (CC0), {OVER} EV over, saturating at {SATURATION}",
-            "written": str(PICTURE_PATH.relative_to(ROOT))}  # fmt: skip
+    Image.fromarray(np.concatenate(grid, axis=0)).save(PICTURE_PATH, optimize=True)
+    return {
+        "image": f"{PICTURE.parent.name}/{PICTURE.name} (CC0; validation split), {OVER} EV over, saturating at "
+        f"{SATURATION}; crop rows {crop[0].start}-{crop[0].stop}, columns {crop[1].start}-{crop[1].stop}",
+        "crop_psnr_db": scores,
+        "written": str(PICTURE_PATH.relative_to(ROOT)),
+    }
 
 
 def main() -> None:

@@ -579,7 +579,7 @@ def isp(
         typer.Option(
             metavar="EV|auto",
             help="Exposure in EV, added in linear light to the file's own correction (DNG BaselineExposure); "
-            "auto puts the median at mid-grey without clipping more than 0.5% of the pixels.",
+            "auto puts the median at mid-grey, brightening no further than clips 1% of the pixels.",
         ),
     ] = "0",
     wb: Annotated[

@@ -52,7 +52,7 @@ DENOISE_RANGE = (0.0, 2.0)
 EXPOSURE_RANGE = (-10.0, 10.0)  # EV a user may ask for
 AUTO_EXPOSURE_RANGE = (-3.0, 3.0)  # EV auto exposure may choose
 AUTO_MID_GREY = 0.18  # auto exposure puts the median luminance here...
-AUTO_CLIP_SHARE = 0.005  # ...unless more than this share of unclipped pixels would then clip
+AUTO_CLIP_SHARE = 0.01  # ...brightening no further than leaves this share of unclipped pixels clipping
 LUMINANCE = np.array([0.2126, 0.7152, 0.0722], np.float32)  # of linear sRGB (Rec. 709)
 
 
@@ -127,8 +127,8 @@ def white_balance_gains(raw: RawImage, choice: WhiteBalance) -> tuple[np.ndarray
 
 
 def auto_exposure(linear: np.ndarray, usable: np.ndarray) -> float:
-    """EV that puts the median luminance of ``usable`` pixels at mid-grey, lowered so that at most
-    :data:`AUTO_CLIP_SHARE` of them clip."""
+    """EV that puts the median luminance of ``usable`` pixels at mid-grey, but brightens only as far as
+    leaves at most :data:`AUTO_CLIP_SHARE` of them clipping (speculars that clip as shot never darken it)."""
     step = max(1, int(np.sqrt(linear.shape[0] * linear.shape[1] / 250_000)))  # a statistic: 250 k pixels do
     sample, keep = linear[::step, ::step].reshape(-1, 3), usable[::step, ::step].ravel()
     sample = sample[keep] if keep.sum() >= 64 else sample
@@ -137,7 +137,7 @@ def auto_exposure(linear: np.ndarray, usable: np.ndarray) -> float:
     brightest = float(np.quantile(sample.max(axis=1), 1 - AUTO_CLIP_SHARE))
     if not median > 0 or not brightest > 0:
         return 0.0
-    ev = min(np.log2(AUTO_MID_GREY / median), np.log2(1 / brightest))
+    ev = min(np.log2(AUTO_MID_GREY / median), max(np.log2(1 / brightest), 0.0))
     return float(np.clip(ev, *AUTO_EXPOSURE_RANGE))
 
 

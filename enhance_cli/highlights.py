@@ -132,7 +132,12 @@ def _rebuild(camera: np.ndarray, clipped: np.ndarray, floors: np.ndarray, near: 
     known = (~flags).sum(axis=-1, keepdims=True)
     # Green-equivalent brightness from the channels still recorded.
     green = np.where(flags, 0, values / ratios).sum(axis=-1, keepdims=True) / np.maximum(known, 1)
-    rebuilt = np.where(flags, np.maximum(floor, green * ratios), values)
+    # A channel that saturated is taken to be at least as bright as the dimmest one recorded beside it
+    # (after white balance): the nearest reliable colour may be another object's, and a clipped green
+    # under-estimated turns a bright sky magenta.
+    recorded = np.where(flags, np.inf, values).min(axis=-1, keepdims=True)
+    recorded = np.where(np.isfinite(recorded), recorded, 0)
+    rebuilt = np.where(flags, np.maximum(np.maximum(floor, recorded), green * ratios), values)
     brightest = np.maximum(values.max(axis=-1, keepdims=True), floor.max(axis=-1, keepdims=True))
     camera[rows, columns] = np.where(known > 0, rebuilt, brightest)  # nothing recorded: neutral
     return camera
