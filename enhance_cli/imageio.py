@@ -671,8 +671,21 @@ def _encode_tiff(samples: np.ndarray, picture: Picture) -> bytes:
 
 
 def _serialisable(ifd: dict) -> dict:
-    """A sub-IFD's tags without pointers into the file they came from (the Interoperability IFD)."""
-    return {code: value for code, value in ifd.items() if code != _INTEROP_IFD and not isinstance(value, dict)}
+    """A sub-IFD's tags without pointers into the file they came from (the Interoperability IFD); empty if
+    Pillow cannot write them back (odd vendor data): the image is kept, that metadata is not."""
+    tags = {code: value for code, value in ifd.items() if code != _INTEROP_IFD and not isinstance(value, dict)}
+    try:
+        _ifd_bytes(tags, 0)
+    except Exception:
+        return {}
+    return tags
+
+
+def _ifd_bytes(tags: dict, offset: int) -> bytes:
+    directory = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
+    for tag, value in tags.items():
+        directory[tag] = value
+    return directory.tobytes(offset)
 
 
 def _attach_sub_ifds(data: bytes, sub_ifds: dict[int, dict]) -> bytes:
@@ -690,13 +703,10 @@ def _attach_sub_ifds(data: bytes, sub_ifds: dict[int, dict]) -> bytes:
         places = {code: (tag.offset, tag.valueoffset) for code, tag in entries.items()}
     for code, tags in sub_ifds.items():
         result += b"\0" * (len(result) % 2)  # IFDs start on a word boundary
-        directory = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
-        for tag, value in tags.items():
-            directory[tag] = value
         entry, value_at = places[code]
         struct.pack_into("<H", result, entry, code)
         struct.pack_into("<I", result, value_at, len(result))
-        result += directory.tobytes(len(result))
+        result += _ifd_bytes(tags, len(result))
     return bytes(result)
 
 
