@@ -527,6 +527,11 @@ class Highlights(str, Enum):
     clip = "clip"
 
 
+class LensMode(str, Enum):
+    off = "off"
+    auto = "auto"
+
+
 class ColourSpaceName(str, Enum):
     srgb = "srgb"
     display_p3 = "display-p3"
@@ -613,6 +618,14 @@ def isp(
             "up to 2 smooths harder.",
         ),
     ] = 1.0,
+    lens: Annotated[
+        LensMode,
+        typer.Option(
+            help="auto: correct vignetting, distortion and lateral chromatic aberration from lensfun's database "
+            "(needs lensfunpy), for files whose camera and lens it knows and that carry no DNG corrections "
+            "of their own (those are always applied).",
+        ),
+    ] = LensMode.off,
     output: Output = None,
     format: Format = None,
     bits: Annotated[
@@ -673,6 +686,7 @@ def isp(
         highlights=highlights.value,
         colorspace=colorspace.value,
         denoise=denoise,
+        lens=lens.value,
     )
 
     options = _batch_options(

@@ -32,6 +32,7 @@ from enhance_cli.highlights import (
     saturation_levels,
 )
 from enhance_cli.imageio import Picture
+from enhance_cli.lens import LENS_MODES, find_lens, lensfun_available
 from enhance_cli.pipeline import Outcome
 from enhance_cli.raw_noise import estimate_raw_noise, noise_std_map
 from enhance_cli.rawio import RawImage, apply_orientation, srgb_encode, to_rggb
@@ -66,6 +67,7 @@ class DevelopOptions:
     highlights: str = DEFAULT_HIGHLIGHTS  # clip | blend | reconstruct
     colorspace: str = "srgb"
     denoise: float = 1.0  # scales the noise level the network is told: 0 demosaicks only, 2 denoises twice as hard
+    lens: str = "off"  # auto: lensfun's corrections where the file has no DNG correction opcodes
 
     def check(self) -> None:
         """ValueError, in words, for an option out of its range."""
@@ -78,6 +80,10 @@ class DevelopOptions:
         low, high = DENOISE_RANGE
         if not low <= self.denoise <= high:  # also refuses NaN
             raise ValueError(f"--denoise must be between {low:g} and {high:g}, not {self.denoise:g}")
+        if self.lens not in LENS_MODES:
+            raise ValueError(f"unknown lens mode {self.lens!r}; choose one of {', '.join(LENS_MODES)}")
+        if self.lens == "auto" and not lensfun_available():
+            raise ValueError("--lens auto needs lensfunpy: pip install lensfunpy (the project's 'lens' extra)")
         low, high = EXPOSURE_RANGE
         if self.exposure is not None and not low <= self.exposure <= high:
             raise ValueError(f"--exposure must be between {low:g} and {high:g} EV (or auto), not {self.exposure:g}")
@@ -223,6 +229,7 @@ class Developer(LoadedModel):
         if opcodes.get(3):
             camera, done, left_out = apply_opcodes(camera, opcodes[3])
             applied, skipped = applied + done, skipped + left_out
+        camera, lens = _correct_lens(camera, raw, options.lens, applied)
         linear = (camera.reshape(-1, 3) @ raw.camera_to_srgb.T.astype(np.float32)).reshape(height, width, 3)
         del camera
 
@@ -260,6 +267,7 @@ class Developer(LoadedModel):
             dng_opcodes={"applied": applied, "skipped": skipped},
             colorspace=options.colorspace,
             denoise=options.denoise,
+            lens=lens,
         )
         seconds = time.perf_counter() - started
         flops = sum(by_part.values())
@@ -278,6 +286,18 @@ class Developer(LoadedModel):
         if options.colorspace == "srgb":
             return encoded
         return space.encode(srgb_to_linear(torch.from_numpy(encoded)).numpy())
+
+
+def _correct_lens(camera: np.ndarray, raw: RawImage, mode: str, applied: list[str]) -> tuple[np.ndarray, dict]:
+    """lensfun's corrections for ``--lens auto``, unless the DNG's own were applied; and what was done."""
+    if mode == "off":
+        return camera, {"asked": "off"}
+    if applied:
+        return camera, {"asked": mode, "used": None, "why": "the DNG's own corrections were applied"}
+    found = find_lens(raw.exif, *camera.shape[:2])
+    if isinstance(found, str):
+        return camera, {"asked": mode, "used": None, "why": found}
+    return found.apply(np.ascontiguousarray(camera, np.float32)), {"asked": mode, "used": found.description}
 
 
 def _opcodes(raw: RawImage) -> tuple[dict[int, list], list[str]]:

@@ -367,3 +367,58 @@ def test_a_damaged_opcode_list_is_named_in_the_report_and_the_image_still_develo
     assert entry["dng_opcodes"]["applied"] == []
     assert entry["dng_opcodes"]["skipped"][0].startswith("OpcodeList2 (damaged:")
     assert pixels.shape == (*SIZE, 3)
+
+
+# --- lens corrections from lensfun -------------------------------------------------------------------------
+
+LENS_EXIF = [
+    (271, "s", 0, "Canon", True),
+    (272, "s", 0, "Canon EOS 5D Mark II", True),
+    (42036, "s", 0, "Canon EF 24-105mm f/4L IS USM", True),  # LensModel
+    (37386, "2I", 1, (24, 1), True),  # FocalLength
+    (33437, "2I", 1, (4, 1), True),  # FNumber
+]
+
+
+def test_lens_auto_corrects_vignetting_as_lensfun_does(tmp_path):
+    lensfunpy = pytest.importorskip("lensfunpy")
+    path = raw_dng(tmp_path / "canon.dng", balanced(0.1), extra=LENS_EXIF)
+    plain, _ = develop(path, tmp_path, "--tone", "neutral", "--bits", "16", name="plain.png")
+    corrected, entry = develop(path, tmp_path, "--tone", "neutral", "--bits", "16", "--lens", "auto", name="c.png")
+    assert entry["lens"]["used"].startswith("Canon EF 24-105mm f/4L IS USM on Canon EOS 5D Mark II, 24 mm f/4")
+    # lensfun's own factor on a flat field of the same size, camera and settings.
+    database = lensfunpy.Database()
+    camera = database.find_cameras("Canon", "Canon EOS 5D Mark II")[0]
+    lens = database.find_lenses(camera, None, "Canon EF 24-105mm f/4L IS USM")[0]
+    modifier = lensfunpy.Modifier(lens, camera.crop_factor, SIZE[1], SIZE[0])
+    modifier.initialize(24, 4, 10, pixel_format=np.float32)
+    flat = np.ones((*SIZE, 3), np.float32)
+    modifier.apply_color_modification(flat)
+    # The distortion correction moves each pixel's source, and the vignetting gain with it.
+    source = modifier.apply_subpixel_geometry_distortion()[..., 1, :]
+    flat = cv2.remap(flat[..., 1], source[..., 0], source[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    corner, centre = (slice(6, 14), slice(6, 14)), (slice(92, 100), slice(124, 132))
+    ours = (linear(corrected[corner]).mean() / linear(plain[corner]).mean()) / (
+        linear(corrected[centre]).mean() / linear(plain[centre]).mean()
+    )
+    assert ours == pytest.approx(flat[corner].mean() / flat[centre].mean(), rel=0.03)
+    assert ours > 1.3
+
+
+def test_lens_auto_without_a_named_lens_changes_nothing_and_says_why(tmp_path):
+    pytest.importorskip("lensfunpy")
+    path = raw_dng(tmp_path / "anonymous.dng", balanced(0.1))
+    plain, _ = develop(path, tmp_path, name="plain.png")
+    same, entry = develop(path, tmp_path, "--lens", "auto", name="same.png")
+    assert entry["lens"] == {"asked": "auto", "used": None, "why": "the file does not name its camera and lens"}
+    np.testing.assert_array_equal(same, plain)
+
+
+def test_lens_auto_without_lensfunpy_is_a_usage_error(tmp_path, monkeypatch):
+    import enhance_cli.develop
+
+    monkeypatch.setattr(enhance_cli.develop, "lensfun_available", lambda: False)
+    path = raw_dng(tmp_path / "canon.dng", balanced(0.1), extra=LENS_EXIF)
+    result = enhance("isp", path, "-o", tmp_path / "out.png", "--lens", "auto")
+    assert result.exit_code == 2 and "lensfunpy" in result.output
+    assert not (tmp_path / "out.png").exists()
