@@ -1,3 +1,12 @@
 """Model architectures, one file each; importing this package registers them."""
 
-from enhance_cli.models import dds_net, dds_unet, dncnn, hyperres, isp_unet, level_estimator, quality_estimator  # noqa: F401
+from enhance_cli.models import (  # noqa: F401
+    dds_net,
+    dds_unet,
+    dense_demosaic,
+    dncnn,
+    hyperres,
+    isp_unet,
+    level_estimator,
+    quality_estimator,
+)
