@@ -411,7 +411,21 @@ SHIPPED: list[Recipe] = [
         **{**ISP_V2_STAGE, "steps": ISP_V2_STAGE["steps"] + ISP_DOMAIN.steps},  # as many steps as isp's two
     ),
 ]
+# isp v3 (issue 26) starts from demosaicnet's published Bayer weights (Gharbi et al. 2016, MIT), converted into
+# our own dense-demosaic trunk at training time: `python -m enhance_cli.training.demosaicnet_weights
+# runs/dense-demosaic-init/dense-demosaic-init.safetensors`. This recipe names those weights (no steps of its
+# own) so that `benchmarks/isp.py validation --models runs/dense-demosaic-init/dense-demosaic-init.safetensors`
+# scores them; fine-tuning stages take them with init=.
+DENSE_DEMOSAIC_INIT = replace(
+    ISP_BLIND,
+    name="dense-demosaic-init",
+    architecture="dense-demosaic",
+    config={"width": 64, "depth": 15, "encoding": "srgb"},
+    steps=0,
+    card={"summary": "demosaicnet's Bayer weights in the dense-demosaic trunk, unchanged; not shipped"},
+)
 ABLATIONS = [
+    DENSE_DEMOSAIC_INIT,
     DDS_STATIC_FULL,
     DDS_STATIC_HALF,
     *DDS_STATIC_BASELINES,
