@@ -424,8 +424,18 @@ DENSE_DEMOSAIC_INIT = replace(
     steps=0,
     card={"summary": "demosaicnet's Bayer weights in the dense-demosaic trunk, unchanged; not shipped"},
 )
+# First look (not shipped): the converted trunk fine-tuned on isp's camera-pipeline data, mosaic only (no
+# noise map), gently, to see how much noise robustness the dense trunk buys before a noise path is added.
+DENSE_DEMOSAIC_FINETUNE = replace(
+    DENSE_DEMOSAIC_INIT,
+    name="dense-demosaic-finetune",
+    card={"summary": "dense-demosaic fine-tuned on camera-pipeline data, mosaic only; an experiment, not shipped"},
+    init=stage_weights(DENSE_DEMOSAIC_INIT.name),
+    **{**ISP_V2_STAGE, "steps": 1500, "lr": 1e-4, "warmup": 50},
+)
 ABLATIONS = [
     DENSE_DEMOSAIC_INIT,
+    DENSE_DEMOSAIC_FINETUNE,
     DDS_STATIC_FULL,
     DDS_STATIC_HALF,
     *DDS_STATIC_BASELINES,
