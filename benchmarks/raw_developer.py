@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -223,15 +224,9 @@ def metadata(path: Path) -> dict:
         icc = image.info.get("icc_profile")
         exif = image.getexif()
         shooting = exif.get_ifd(0x8769)
-    description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(icc_stream(icc))).strip() if icc else None
+    description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(BytesIO(icc))).strip() if icc else None
     present = [name for code, name in EXIF_TAGS.items() if shooting.get(code) or exif.get(code)]
     return {"icc": description, "exif": present}
-
-
-def icc_stream(icc: bytes):
-    from io import BytesIO
-
-    return BytesIO(icc)
 
 
 def peers_benchmark() -> dict:

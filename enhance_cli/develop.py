@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 import torch
 
-from enhance_cli.colour import srgb_to_linear
 from enhance_cli.colour_spaces import COLORSPACES, WIDE_FOR_8_BITS, colour_space
 from enhance_cli.dng_opcodes import LIST_TAGS, apply_opcodes, parse_opcode_list
 from enhance_cli.highlights import (
@@ -35,7 +34,7 @@ from enhance_cli.imageio import Picture
 from enhance_cli.lens import LENS_MODES, find_lens, lensfun_available
 from enhance_cli.pipeline import Outcome
 from enhance_cli.raw_noise import estimate_raw_noise, noise_std_map
-from enhance_cli.rawio import RawImage, apply_orientation, srgb_encode, to_rggb
+from enhance_cli.rawio import RawImage, apply_orientation, to_rggb
 from enhance_cli.registry import ModelCard, find_card
 from enhance_cli.restorer import LoadedModel
 from enhance_cli.tiling import run_tiled
@@ -277,15 +276,13 @@ class Developer(LoadedModel):
     def _encode(linear: np.ndarray, options: DevelopOptions) -> np.ndarray:
         """Linear sRGB -> the output space's encoded values, with the tone curve (an S-curve on sRGB-encoded
         values, applied to each channel of the output space alike)."""
-        space = colour_space(options.colorspace)
-        if options.colorspace != "srgb":
+        srgb, space = colour_space("srgb"), colour_space(options.colorspace)
+        if space is not srgb:
             linear = (linear.reshape(-1, 3) @ space.from_linear_srgb.T.astype(np.float32)).reshape(linear.shape)
-        encoded = srgb_encode(linear)
+        encoded = srgb.encode(linear)
         if options.tone == "standard":
             encoded = standard_tone(encoded)
-        if options.colorspace == "srgb":
-            return encoded
-        return space.encode(srgb_to_linear(torch.from_numpy(encoded)).numpy())
+        return encoded if space is srgb else space.encode(srgb.decode(encoded))
 
 
 def _correct_lens(camera: np.ndarray, raw: RawImage, mode: str, applied: list[str]) -> tuple[np.ndarray, dict]:

@@ -9,8 +9,9 @@ the nominal white level). Then, on the demosaicked camera RGB, one of:
   neutral, and nothing above that level survives (LibRaw's default, with the right level).
 * ``blend``: blown pixels fade toward a neutral grey at their brightest channel.
 * ``reconstruct``: a clipped channel is rebuilt from the unclipped ones with the colour ratios of the
-  nearest unclipped pixels (normalised convolution at growing scales), never below what was recorded,
-  then pulled toward neutral as more channels clip (two of three: halfway; all three: neutral).
+  nearest unclipped pixels (normalised convolution at growing scales), never below its saturation level
+  or the dimmest channel recorded beside it; where every channel clipped, neutral. Saturated samples are
+  given these values before demosaicking too (:func:`fill_clipped_cells`), so no tint spreads from them.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def handle_highlights(camera: np.ndarray, clipped: np.ndarray, floors: np.ndarra
     """
     if mode not in HIGHLIGHT_MODES:
         raise ValueError(f"unknown highlight mode {mode!r}; choose one of {', '.join(HIGHLIGHT_MODES)}")
+    if mode != "clip" and not clipped.any():  # most photos: nothing to do, and no full-size passes
+        return camera
     floors = np.asarray(floors, np.float32)
     ceiling = np.broadcast_to(floors.min(axis=-1, keepdims=True), camera.shape)
     # A pixel at the edge of a clipped cell may hold a darker scene than its cell's clipped sample: it
