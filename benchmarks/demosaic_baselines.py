@@ -64,6 +64,7 @@ import numpy as np
 import torch
 
 from enhance_cli import colour
+from enhance_cli.cfa import phase_preserving_indices
 from enhance_cli.metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +75,7 @@ BLACK = 1024
 SPAN = 60000
 """DN per unit of the mosaic: WhiteLevel = BLACK + SPAN."""
 LIBRAW_ALGORITHMS = ("LINEAR", "VNG", "PPG", "AHD", "DCB", "DHT", "AAHD")
+XTRANS_MINIMUM = 512  # LibRaw's X-Trans demosaicker refuses smaller images ("Input/output error")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -92,12 +94,15 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
 
 def mosaic_rggb(rgb: np.ndarray) -> np.ndarray:
     """H x W x 3 -> H x W RGGB Bayer mosaic: R at (0, 0), G at (0, 1) and (1, 0), B at (1, 1)."""
-    out = np.empty(rgb.shape[:2], dtype=np.float32)
-    out[0::2, 0::2] = rgb[0::2, 0::2, 0]
-    out[0::2, 1::2] = rgb[0::2, 1::2, 1]
-    out[1::2, 0::2] = rgb[1::2, 0::2, 1]
-    out[1::2, 1::2] = rgb[1::2, 1::2, 2]
-    return out
+    return mosaic_with(rgb, "RGGB")
+
+
+def mosaic_with(rgb: np.ndarray, pattern: str) -> np.ndarray:
+    """H x W x 3 -> H x W mosaic whose top-left period is ``pattern`` (4 letters Bayer, 36 X-Trans)."""
+    period = int(round(len(pattern) ** 0.5))
+    channels = np.array(["RGB".index(letter) for letter in pattern]).reshape(period, period)
+    sites = np.tile(channels, (-(-rgb.shape[0] // period), -(-rgb.shape[1] // period)))[: rgb.shape[0], : rgb.shape[1]]
+    return np.take_along_axis(rgb, sites[..., None], axis=-1)[..., 0].astype(np.float32)
 
 
 def _check(mosaic: np.ndarray) -> np.ndarray:
@@ -153,12 +158,15 @@ def mosaic_to_dng(
     neutral: tuple[float, float, float] = (1, 1, 1),
     saturation: float | None = None,
     extra_tags: Iterable[tuple] = (),
+    pattern: str = "RGGB",
 ) -> None:
-    """Write an RGGB mosaic ([0, 1] linear) as a minimal uncompressed Bayer DNG (see module doc).
+    """Write a mosaic ([0, 1] linear; RGGB, or the layout ``pattern`` gives: 36 letters for X-Trans) as a
+    minimal uncompressed DNG (see module doc).
 
     For camera-like files: another ColorMatrix1 and AsShotNeutral, a sensor that saturates at ``saturation``
     (below the white level 1), and ``extra_tags`` (tifffile's tuples: opcodes, BaselineExposure, EXIF).
     """
+    period = int(round(len(pattern) ** 0.5))
     import tifffile
 
     dn = np.rint(BLACK + _check(mosaic).astype(np.float64) * SPAN)
@@ -171,8 +179,8 @@ def mosaic_to_dng(
         (271, _ASCII, 0, "enhance_cli", True),  # Make
         (272, _ASCII, 0, "demosaic baseline", True),  # Model
         (50708, _ASCII, 0, "enhance_cli demosaic baseline", True),  # UniqueCameraModel
-        (33421, _SHORT, 2, (2, 2), True),  # CFARepeatPatternDim
-        (33422, _BYTE, 4, (0, 1, 1, 2), True),  # CFAPattern: R G / G B
+        (33421, _SHORT, 2, (period, period), True),  # CFARepeatPatternDim
+        (33422, _BYTE, len(pattern), tuple("RGB".index(letter) for letter in pattern), True),  # CFAPattern
         (50710, _BYTE, 3, (0, 1, 2), True),  # CFAPlaneColor
         (50711, _SHORT, 1, 1, True),  # CFALayout: rectangular
         (50713, _SHORT, 2, (1, 1), True),  # BlackLevelRepeatDim
@@ -193,23 +201,30 @@ def mosaic_to_dng(
     )
 
 
-def libraw(mosaic: np.ndarray, algorithm: str = "AHD") -> np.ndarray:
+def libraw(mosaic: np.ndarray, algorithm: str = "AHD", pattern: str = "RGGB") -> np.ndarray:
     """Demosaic with LibRaw's ``algorithm`` (one of :data:`LIBRAW_ALGORITHMS`).
 
     The output is in [0, 1]: LibRaw clips the mosaic to [0, 1] (negatives to 0) before
     demosaicking. Border pixels come from LibRaw's own border interpolation (1 to 5 px, depending on
-    the method).
+    the method). An X-Trans ``pattern`` goes to LibRaw's X-Trans demosaicker (Markesteijn's, for
+    algorithms other than LINEAR), which needs both sides at least 512.
     """
     import rawpy
 
     name = algorithm.upper()
     if name not in LIBRAW_ALGORITHMS:
         raise ValueError(f"unknown LibRaw algorithm {algorithm!r}; expected one of {LIBRAW_ALGORITHMS}")
+    height, width = mosaic.shape
+    if len(pattern) == 36 and min(height, width) < XTRANS_MINIMUM:  # extended with samples of the same phase
+        rows = phase_preserving_indices(height, 0, 6, XTRANS_MINIMUM)
+        columns = phase_preserving_indices(width, 0, 6, XTRANS_MINIMUM)
+        return libraw(mosaic[np.ix_(rows, columns)], algorithm, pattern)[:height, :width]
     buffer = io.BytesIO()
-    mosaic_to_dng(mosaic, buffer)
+    mosaic_to_dng(mosaic, buffer, pattern=pattern)
     buffer.seek(0)
     with rawpy.imread(buffer) as raw:
-        if raw.raw_pattern.tolist() != [[0, 1], [3, 2]] or raw.raw_image.shape != mosaic.shape:
+        letters = "".join("RGBG"[index] for index in raw.raw_pattern.ravel())
+        if letters != pattern or raw.raw_image.shape != mosaic.shape:
             raise RuntimeError(f"LibRaw read the DNG unexpectedly: pattern {raw.raw_pattern.tolist()}")
         out = raw.postprocess(
             demosaic_algorithm=getattr(rawpy.DemosaicAlgorithm, name),

@@ -659,11 +659,12 @@ def isp(
 ) -> None:
     """Develop camera RAW files into finished images with a HyperConvolution U-Net.
 
-    The network demosaicks and denoises the Bayer mosaic in camera space. Around it: blown
-    highlights rebuilt, the DNG's lens-shading and distortion opcodes, white balance, the camera's
-    colour matrix, exposure in linear light, and the output colour space, whose ICC profile is
-    embedded. Output has the size and orientation of LibRaw's full-size rendering and carries the
-    file's EXIF. Bayer sensors only: X-Trans, Foveon and linear (already demosaiced) DNGs are refused.
+    The network demosaicks and denoises the Bayer mosaic in camera space (Fuji X-Trans files go to
+    the isp-xtrans model, which demosaicks only). Around it: blown highlights rebuilt, the DNG's
+    lens-shading and distortion opcodes, white balance, the camera's colour matrix, exposure in
+    linear light, and the output colour space, whose ICC profile is embedded. Output has the size
+    and orientation of LibRaw's full-size rendering and carries the file's EXIF. Foveon, monochrome
+    and linear (already demosaiced) DNGs are refused.
 
     Examples:
 

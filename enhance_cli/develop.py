@@ -18,12 +18,12 @@ import cv2
 import numpy as np
 import torch
 
+from enhance_cli.cfa import BAYER, ColourFilter, align_mosaic, colour_filter
 from enhance_cli.colour_spaces import COLORSPACES, WIDE_FOR_8_BITS, colour_space
 from enhance_cli.dng_opcodes import LIST_TAGS, apply_opcodes, parse_opcode_list
 from enhance_cli.highlights import (
     DEFAULT_HIGHLIGHTS,
     HIGHLIGHT_MODES,
-    clipped_cells,
     clipped_pixels,
     clipped_samples,
     fill_clipped_cells,
@@ -34,8 +34,8 @@ from enhance_cli.imageio import Picture
 from enhance_cli.lens import LENS_MODES, find_lens, lensfun_available
 from enhance_cli.pipeline import Outcome
 from enhance_cli.raw_noise import estimate_raw_noise, noise_std_map
-from enhance_cli.rawio import RawImage, apply_orientation, to_rggb
-from enhance_cli.registry import ModelCard, find_card
+from enhance_cli.rawio import RawError, RawImage, apply_orientation
+from enhance_cli.registry import ModelCard, ModelNotFound, find_card, list_cards
 from enhance_cli.restorer import LoadedModel
 from enhance_cli.tiling import run_tiled
 from enhance_cli.white_balance import (
@@ -100,17 +100,16 @@ def standard_tone(encoded: np.ndarray) -> np.ndarray:
 
 
 def balanced_mosaic(raw: RawImage) -> tuple[np.ndarray, tuple[int, int]]:
-    """The network's input for the as-shot balance: RGGB phase, even sides, white balance applied, clipped
-    at saturation. Also returns (top, left): the rows and columns :func:`~enhance_cli.rawio.to_rggb` added.
+    """The network's input for the as-shot balance: aligned to its layout's phase (RGGB for Bayer), whole
+    periods, white balance applied, clipped at saturation. Also returns (top, left): the rows and columns
+    :func:`~enhance_cli.cfa.align_mosaic` added.
     """
-    mosaic, offset = to_rggb(raw.mosaic, raw.pattern)
-    return np.minimum(mosaic * _site_gains(raw.white_balance, mosaic.shape), 1.0), offset
+    mosaic, offset = align_mosaic(raw.mosaic, raw.pattern)
+    return np.minimum(mosaic * _site_gains(raw.white_balance, mosaic.shape, colour_filter(raw.pattern)), 1.0), offset
 
 
-def _site_gains(gains: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    red, green, blue = (float(g) for g in gains)
-    cell = np.array([[red, green], [green, blue]], dtype=np.float32)
-    return np.tile(cell, (shape[0] // 2, shape[1] // 2))
+def _site_gains(gains: np.ndarray, shape: tuple[int, int], cfa: ColourFilter = BAYER) -> np.ndarray:
+    return cfa.per_site(np.asarray(gains, np.float32), shape)
 
 
 def white_balance_gains(raw: RawImage, choice: WhiteBalance) -> tuple[np.ndarray, str]:
@@ -125,7 +124,7 @@ def white_balance_gains(raw: RawImage, choice: WhiteBalance) -> tuple[np.ndarray
             return raw.daylight_gains, "the camera's daylight"
         return gains_for_illuminant(raw.xyz_to_camera, planckian_xy(DAYLIGHT_KELVIN)), f"{DAYLIGHT_KELVIN:g} K"
     if choice.mode == "auto":
-        gains = grey_edge_gains(to_rggb(raw.mosaic, raw.pattern)[0])
+        gains = grey_edge_gains(align_mosaic(raw.mosaic, raw.pattern)[0], colour_filter(raw.pattern))
         if gains is not None:
             return gains, "grey edge"
     return raw.white_balance, raw.white_balance_source
@@ -146,17 +145,56 @@ def auto_exposure(linear: np.ndarray, usable: np.ndarray) -> float:
     return float(np.clip(ev, *AUTO_EXPOSURE_RANGE))
 
 
-class Developer(LoadedModel):
-    """A loaded ISP model, ready to develop RAW files."""
+MOSAIC_NAMES = {"bayer": "Bayer", "xtrans": "X-Trans"}
 
-    def __init__(self, card: ModelCard, **options) -> None:
+
+def card_mosaic(card: ModelCard) -> str:
+    """The colour filter layout an isp model develops: "bayer" unless its card says "xtrans"."""
+    return card.extra.get("mosaic", "bayer")
+
+
+def default_card_for(mosaic: str) -> ModelCard:
+    """The isp model for mosaics of ``mosaic``'s layout: the default isp model for Bayer, else the one that
+    develops that layout."""
+    if mosaic == "bayer":
+        return find_card(task="isp")
+    for card in list_cards():
+        if card.task == "isp" and card_mosaic(card) == mosaic:
+            return card
+    raise ModelNotFound(f"no isp model for {MOSAIC_NAMES[mosaic]} mosaics (reinstall enhance)")
+
+
+class Developer(LoadedModel):
+    """A loaded ISP model, ready to develop RAW files; files of another colour filter layout go to the model
+    for theirs (loaded when the first such file comes), unless the user named this model."""
+
+    def __init__(self, card: ModelCard, named: bool = False, **options) -> None:
         if card.task != "isp":
             raise ValueError(f"model {card.name!r} is for task {card.task!r}, not isp")
         super().__init__(card, **options)
+        self.mosaic = card_mosaic(card)
+        self.named = named
+        self._options = options
+        self._for_other_mosaics: dict[str, Developer] = {}
 
     @classmethod
     def for_model(cls, model: str | None = None, **options) -> Developer:
-        return cls(find_card(name=model, task=None if model else "isp"), **options)
+        return cls(find_card(name=model, task=None if model else "isp"), named=model is not None, **options)
+
+    def for_raw(self, raw: RawImage) -> Developer:
+        """The developer for ``raw``'s colour filter layout: this one, or the default model for that layout."""
+        mosaic = colour_filter(raw.pattern).name
+        if mosaic == self.mosaic:
+            return self
+        if self.named:
+            article = "an" if mosaic == "xtrans" else "a"
+            raise RawError(
+                f"{raw.name}: {article} {MOSAIC_NAMES[mosaic]} mosaic; model {self.card.name!r} develops "
+                f"{MOSAIC_NAMES[self.mosaic]} mosaics (leave out --model to use the one for {MOSAIC_NAMES[mosaic]})"
+            )
+        if mosaic not in self._for_other_mosaics:
+            self._for_other_mosaics[mosaic] = Developer(default_card_for(mosaic), **self._options)
+        return self._for_other_mosaics[mosaic]
 
     @property
     def flops_per_pixel(self) -> dict[str, float]:
@@ -172,12 +210,16 @@ class Developer(LoadedModel):
     ) -> Outcome:
         """Develop ``raw`` into an upright :class:`Picture` in ``options.colorspace``, with its ICC profile."""
         options.check()
+        developer = self.for_raw(raw)
+        if developer is not self:
+            return developer.develop(raw, options, progress)
         started = time.perf_counter()
         height, width = raw.mosaic.shape
-        sensor, (top, left) = to_rggb(raw.mosaic, raw.pattern)
-        levels = saturation_levels(sensor, raw.white_levels)
-        saturated = clipped_samples(sensor, levels)
-        cells = clipped_cells(saturated)
+        cfa = colour_filter(raw.pattern)
+        sensor, (top, left) = cfa.align(raw.mosaic, raw.pattern)
+        levels = saturation_levels(sensor, raw.white_levels, cfa)
+        saturated = clipped_samples(sensor, levels, cfa)
+        cells = cfa.cell_any(saturated)
         gains, balance_source = white_balance_gains(raw, options.white_balance)
         opcodes, damaged = _opcodes(raw)
         applied, skipped = [], damaged + [op.name for op in opcodes.get(1, [])]  # list 1: raw data we never see
@@ -185,9 +227,9 @@ class Developer(LoadedModel):
         if opcodes.get(2):
             shading, done, left_out = apply_opcodes(np.ones_like(raw.mosaic), opcodes[2])
             applied, skipped = applied + done, skipped + left_out
-            shading = to_rggb(shading, raw.pattern)[0] if done else None
+            shading = cfa.align(shading, raw.pattern)[0] if done else None
 
-        balance = _site_gains(gains, sensor.shape)
+        balance = _site_gains(gains, sensor.shape, cfa)
         if shading is not None:
             balance *= shading
         floors = levels * gains  # each channel's saturation after white balance
@@ -198,8 +240,8 @@ class Developer(LoadedModel):
         if options.highlights == "clip":
             np.minimum(planes[0], floors.min() * (shading if shading is not None else 1), out=planes[0])
         else:
-            cell_floors = floors if shading is None else floors * shading[0::2, 0::2, None]
-            fill_clipped_cells(planes[0], cells, cell_floors.astype(np.float32), headroom)
+            cell_floors = floors if shading is None else floors * shading[:: cfa.cell, :: cfa.cell, None]
+            fill_clipped_cells(planes[0], cells, cell_floors.astype(np.float32), headroom, cfa)
         noise = None
         if self.model.input_channels == 2:  # each pixel's noise std after white balance, from a blind estimate
             noise = estimate_raw_noise(sensor)
@@ -221,7 +263,7 @@ class Developer(LoadedModel):
         tiles, processed = result.tiles, result.processed_pixels
         del mosaic, result
 
-        clipped = clipped_pixels(cells, top, left, height, width)
+        clipped = clipped_pixels(cells, top, left, height, width, cfa.cell)
         if shading is not None:
             floors = floors * shading[top : top + height, left : left + width, None]
         camera = handle_highlights(camera, clipped, floors, options.highlights)
@@ -248,6 +290,7 @@ class Developer(LoadedModel):
         by_part = {part: round(value * processed) for part, value in self.flops_per_pixel.items()}
         details = {"noise_shot": noise[0], "noise_read": noise[1]} if noise else {}
         details.update(
+            model=self.card.name,
             white_balance={
                 "asked": str(options.white_balance),
                 "used": balance_source,

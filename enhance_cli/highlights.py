@@ -19,6 +19,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from enhance_cli.cfa import BAYER, ColourFilter
+
 HIGHLIGHT_MODES = ("clip", "blend", "reconstruct")
 DEFAULT_HIGHLIGHTS = "reconstruct"
 CLIP_MARGIN = 0.99  # a sample within 1% of saturation is treated as clipped: its colour is no longer reliable
@@ -28,15 +30,13 @@ SPREAD = 2  # pixels around clipped ones whose colour demosaicking mixed with cl
 RATIO_SIDE = 512  # long side of the image the colour ratios are propagated on
 
 
-def saturation_levels(rggb: np.ndarray, stated: np.ndarray | None = None) -> np.ndarray:
-    """R, G, B levels at which the RGGB mosaic's channels saturate (1 = the file's white level)."""
+def saturation_levels(mosaic: np.ndarray, stated: np.ndarray | None = None, cfa: ColourFilter = BAYER) -> np.ndarray:
+    """R, G, B levels at which the aligned mosaic's channels saturate (1 = the file's white level)."""
     levels = np.ones(3) if stated is None else np.array(stated, np.float64)
-    sites = {0: [(0, 0)], 1: [(0, 1), (1, 0)], 2: [(1, 1)]}
-    for channel, phases in sites.items():
-        for row, column in phases:
-            pile = _pile_up(rggb[row::2, column::2])
-            if pile is not None:
-                levels[channel] = min(levels[channel], pile)
+    for row, column, channel in cfa.sites():
+        pile = _pile_up(mosaic[row :: cfa.period, column :: cfa.period])
+        if pile is not None:
+            levels[channel] = min(levels[channel], pile)
     return levels
 
 
@@ -54,20 +54,15 @@ def _pile_up(samples: np.ndarray) -> float | None:
     return float(values[best])
 
 
-def clipped_samples(rggb: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """Which samples of the RGGB mosaic are at saturation (H x W)."""
-    limits = CLIP_MARGIN * np.asarray(levels, np.float32)
-    site_limits = np.array([[limits[0], limits[1]], [limits[1], limits[2]]], np.float32)
-    return rggb >= np.tile(site_limits, (rggb.shape[0] // 2, rggb.shape[1] // 2))
+def clipped_samples(mosaic: np.ndarray, levels: np.ndarray, cfa: ColourFilter = BAYER) -> np.ndarray:
+    """Which samples of the aligned mosaic are at saturation (H x W)."""
+    return mosaic >= cfa.per_site(CLIP_MARGIN * np.asarray(levels, np.float32), mosaic.shape)
 
 
-def clipped_cells(samples: np.ndarray) -> np.ndarray:
-    """Per 2x2 Bayer cell (H/2 x W/2 x 3): whether its R, either G, or B sample is at saturation."""
-    return np.stack([samples[0::2, 0::2], samples[0::2, 1::2] | samples[1::2, 0::2], samples[1::2, 1::2]], axis=-1)
-
-
-def fill_clipped_cells(balanced: np.ndarray, cells: np.ndarray, floors: np.ndarray, white: float) -> None:
-    """Give the saturated samples of the white-balanced RGGB mosaic a value (in place), before demosaicking.
+def fill_clipped_cells(
+    balanced: np.ndarray, cells: np.ndarray, floors: np.ndarray, white: float, cfa: ColourFilter = BAYER
+) -> None:
+    """Give the saturated samples of the white-balanced, aligned mosaic a value (in place), before demosaicking.
 
     After white balance saturated samples keep the channels' unequal gains, a colour the network would
     spread into their neighbours as a tinted rim (pink skies). A cell whose channels all saturated becomes
@@ -77,19 +72,19 @@ def fill_clipped_cells(balanced: np.ndarray, cells: np.ndarray, floors: np.ndarr
     """
     if not cells.any():
         return
-    colour = np.stack(
-        [balanced[0::2, 0::2], (balanced[0::2, 1::2] + balanced[1::2, 0::2]) / 2, balanced[1::2, 1::2]], axis=-1
-    )
+    colour = cfa.cell_means(balanced)
     filled = np.minimum(_rebuild(colour, cells, floors, _widen(cells.any(axis=-1), 1)), np.float32(white))
-    for channel, (row, column) in zip((0, 1, 1, 2), ((0, 0), (0, 1), (1, 0), (1, 1)), strict=True):
-        sites = balanced[row::2, column::2]
-        saturated = cells[..., channel] & (sites >= CLIP_MARGIN * floors[..., channel])
-        np.copyto(sites, filled[..., channel], where=saturated)
+    for row, column, channel in cfa.sites():
+        sites = balanced[row :: cfa.period, column :: cfa.period]
+        rows, columns = cfa.cells_of(row, column)
+        limit = floors[rows, columns, channel] if floors.ndim == 3 else floors[channel]
+        saturated = cells[rows, columns, channel] & (sites >= CLIP_MARGIN * limit)
+        np.copyto(sites, filled[rows, columns, channel], where=saturated)
 
 
-def clipped_pixels(cells: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
+def clipped_pixels(cells: np.ndarray, top: int, left: int, height: int, width: int, cell: int = 2) -> np.ndarray:
     """The cells' flags at pixel resolution, cropped as the mosaic was padded."""
-    return np.repeat(np.repeat(cells, 2, axis=0), 2, axis=1)[top : top + height, left : left + width]
+    return np.repeat(np.repeat(cells, cell, axis=0), cell, axis=1)[top : top + height, left : left + width]
 
 
 def handle_highlights(camera: np.ndarray, clipped: np.ndarray, floors: np.ndarray, mode: str) -> np.ndarray:

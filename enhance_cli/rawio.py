@@ -1,10 +1,11 @@
-"""Reading camera RAW files through rawpy (LibRaw) as normalised Bayer mosaics, for a learned ISP.
+"""Reading camera RAW files through rawpy (LibRaw) as normalised colour-filter mosaics, for a learned ISP.
 
-:func:`read_raw` gives a :class:`RawImage`: the visible Bayer area as float32 with the black level
+:func:`read_raw` gives a :class:`RawImage`: the visible mosaic as float32 with the black level
 subtracted and 1.0 at saturation, plus what is needed to develop it the way LibRaw would: the CFA
 pattern, the as-shot white balance, the camera-to-sRGB matrix, the orientation and the EXIF to carry.
-Only flat 2x2 Bayer mosaics with R, G, B filters are accepted; X-Trans, already demosaiced data (linear
-DNG, sRAW, Foveon), monochrome sensors and CMYG-like filters are refused with a :class:`RawError`.
+Flat 2x2 Bayer and 6x6 Fuji X-Trans mosaics with R, G, B filters are accepted (see :mod:`enhance_cli.cfa`);
+already demosaiced data (linear DNG, sRAW, Foveon), monochrome sensors, CMYG-like filters and other layouts
+are refused with a :class:`RawError`.
 
 What is faithful to LibRaw, and what is not:
 
@@ -43,6 +44,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from PIL.TiffImagePlugin import IFDRational
 
+from .cfa import align_mosaic, colour_filter
 from .colour import SRGB_TO_XYZ, camera_to_srgb_from_xyz, linear_to_srgb
 from .imageio import MAX_PIXELS, ORIENTATION, ImageError, describe_os_error, quiet_libraries, upright
 from .white_balance import grey_edge_gains
@@ -92,15 +94,15 @@ _LIBRAW_REASONS = (
 
 
 class RawError(ImageError):
-    """A RAW file cannot be read or is not a Bayer mosaic; the message is one line: ``"<file>: <reason>"``."""
+    """A RAW file cannot be read or is not a Bayer or X-Trans mosaic; the message is one line: "<file>: <reason>"."""
 
 
 @dataclass
 class RawImage:
-    """A camera's Bayer mosaic, normalised, with what developing it needs."""
+    """A camera's colour-filter mosaic, normalised, with what developing it needs."""
 
     mosaic: np.ndarray  # float32 H x W, black 0 and saturation 1; not clipped (noise dips below 0)
-    pattern: str  # CFA of mosaic[:2, :2], row by row: "RGGB", "GRBG", "GBRG" or "BGGR"
+    pattern: str  # CFA of the top-left period, row by row: Bayer "RGGB", "GRBG", "GBRG", "BGGR"; X-Trans 36 letters
     white_balance: np.ndarray  # (3,) R, G, B gains, smallest 1; to apply before camera_to_srgb; as-shot or estimated
     camera_to_srgb: np.ndarray  # (3, 3) white-balanced camera RGB -> linear sRGB (LibRaw's rgb_cam)
     orientation: int  # EXIF 1..8: how to turn the mosaic's grid upright (see apply_orientation)
@@ -150,7 +152,7 @@ def read_raw(path: Path | str) -> RawImage:
             sizes = raw.sizes  # known after open, before anything is decoded
             if sizes.raw_height * sizes.raw_width > MAX_PIXELS:
                 raise RawError(f"{name}: image too large (more than {MAX_PIXELS:,} pixels)")
-            indices = _bayer_indices(raw, name)
+            indices = _cfa_indices(raw, name)
             pattern = "".join(_color_letters(raw)[index] for index in indices.ravel())
             tiff = _tiff_metadata(Path(path))
             mosaic = _normalised_mosaic(raw, indices, name)
@@ -201,8 +203,9 @@ def _libraw_reason(exc: rawpy.LibRawError) -> str:
     return message.lower() or type(exc).__name__
 
 
-def _bayer_indices(raw: rawpy.RawPy, name: str) -> np.ndarray:
-    """LibRaw's colour indices of the visible area's top-left 2x2, after refusing all but RGB Bayer mosaics."""
+def _cfa_indices(raw: rawpy.RawPy, name: str) -> np.ndarray:
+    """LibRaw's colour indices of the visible area's top-left period (2x2 or 6x6), after refusing all but RGB
+    Bayer and X-Trans mosaics."""
     if raw.raw_type != rawpy.RawType.Flat:
         raise RawError(f"{name}: already demosaiced (linear DNG, sRAW or Foveon data), not a Bayer mosaic")
     try:
@@ -211,16 +214,22 @@ def _bayer_indices(raw: rawpy.RawPy, name: str) -> np.ndarray:
         cfa = None
     if cfa is None or cfa.shape == (1, 1):
         raise RawError(f"{name}: no colour filter array (monochrome sensor), not a Bayer mosaic")
-    if cfa.shape == (6, 6):
-        raise RawError(f"{name}: X-Trans sensor; only 2x2 Bayer mosaics are supported")
-    if cfa.shape != (2, 2):
-        raise RawError(f"{name}: {cfa.shape[0]}x{cfa.shape[1]} colour filter pattern; only 2x2 Bayer is supported")
+    if cfa.shape not in ((2, 2), (6, 6)):
+        raise RawError(
+            f"{name}: {cfa.shape[0]}x{cfa.shape[1]} colour filter pattern; only 2x2 Bayer and 6x6 X-Trans are supported"
+        )
     letters = _color_letters(raw)
     if letters != "RGBG":
-        raise RawError(f"{name}: {letters} colour filters; only red, green and blue Bayer mosaics are supported")
-    indices = np.asarray(raw.raw_colors_visible[:2, :2])
-    if sorted(letters[index] for index in indices.ravel()) != ["B", "G", "G", "R"]:
-        raise RawError(f"{name}: colour indices {indices.ravel().tolist()} do not form a Bayer pattern")
+        raise RawError(f"{name}: {letters} colour filters; only red, green and blue mosaics are supported")
+    indices = np.asarray(raw.raw_colors_visible[: cfa.shape[0], : cfa.shape[1]])
+    if indices.shape != cfa.shape:
+        raise RawError(f"{name}: image smaller than its colour filter pattern")
+    pattern = "".join(letters[index] for index in indices.ravel())
+    try:
+        colour_filter(pattern).align(np.zeros(cfa.shape, np.float32), pattern)
+    except ValueError:
+        kind = "a Bayer" if cfa.shape == (2, 2) else "an X-Trans"
+        raise RawError(f"{name}: colour indices {indices.ravel().tolist()} do not form {kind} pattern") from None
     return indices
 
 
@@ -236,11 +245,12 @@ def _normalised_mosaic(raw: rawpy.RawPy, indices: np.ndarray, name: str) -> np.n
     if white <= black.max():
         raise RawError(f"{name}: white level {white:g} is not above the black level {black.max():g}")
     mosaic = raw.raw_image_visible.astype(np.float32)  # a copy, so it outlives the LibRaw handle
-    # The pattern is 2x2 periodic, so each phase has one black and one range: no per-pixel index arrays.
-    for row in range(2):
-        for column in range(2):
+    # The pattern is periodic, so each phase has one black and one range: no per-pixel index arrays.
+    period = indices.shape[0]
+    for row in range(period):
+        for column in range(period):
             level = black[indices[row, column]]
-            phase = mosaic[row::2, column::2]
+            phase = mosaic[row::period, column::period]
             phase -= np.float32(level)
             phase *= np.float32(1.0 / (white - level))
     return mosaic
@@ -273,7 +283,7 @@ def _white_balance(raw: rawpy.RawPy, mosaic: np.ndarray, pattern: str, notes: li
     if gains is None:
         # LibRaw marks Canon D30-era "auto" shots with -1: the camera chose from the scene, so we estimate from
         # it too (LibRaw uses grey world, which one large coloured surface pulls off); daylight if that fails.
-        gains = grey_edge_gains(to_rggb(mosaic, pattern)[0])
+        gains = grey_edge_gains(align_mosaic(mosaic, pattern)[0], colour_filter(pattern))
         if gains is not None:
             notes.append("no as-shot white balance in the file; estimated from the image (grey edge)")
             return gains, "grey edge"
@@ -515,27 +525,6 @@ def _rational(value: float | Fraction) -> IFDRational | None:
 
 
 # --- working with mosaics and renderings ---------------------------------------------------------------
-
-
-def to_rggb(mosaic: np.ndarray, pattern: str) -> tuple[np.ndarray, tuple[int, int]]:
-    """Pad a mosaic so that it starts with RGGB and has even sides; also return (top, left) padding.
-
-    ``result[top:top + H, left:left + W]`` is the original. Reflect padding by one row or column keeps the
-    CFA phase (the mirrored row two rows in has the same colours as the missing one), so padded pixels hold
-    real samples of the right colour.
-    """
-    shifts = {"RGGB": (0, 0), "GRBG": (0, 1), "GBRG": (1, 0), "BGGR": (1, 1)}
-    if pattern not in shifts:
-        raise ValueError(f"not a Bayer pattern: {pattern!r}")
-    if mosaic.ndim != 2 or min(mosaic.shape) < 2:
-        raise ValueError(f"mosaic must be H x W with both sides at least 2, not {mosaic.shape}")
-    top, left = shifts[pattern]
-    height, width = mosaic.shape
-    bottom = (top + height) % 2
-    right = (left + width) % 2
-    if top or left or bottom or right:
-        mosaic = np.pad(mosaic, ((top, bottom), (left, right)), mode="reflect")
-    return mosaic, (top, left)
 
 
 def libraw_reference(path: Path | str, demosaic: str = "AHD", *, white_balance: np.ndarray | None = None) -> np.ndarray:

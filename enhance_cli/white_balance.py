@@ -1,4 +1,4 @@
-"""Estimating the illuminant of a Bayer mosaic, for RAW files that carry no as-shot white balance.
+"""Estimating the illuminant of a colour-filter mosaic, for RAW files that carry no as-shot white balance.
 
 The estimator is grey edge (van de Weijer, Gevers and Gijsenij, "Edge-based colour constancy", IEEE TIP
 2007): the average reflectance *difference* in a scene is achromatic, so the illuminant's colour is the
@@ -10,7 +10,8 @@ and on glossy or chrome objects those are specular highlights mirroring the surr
 the Canon D30 test file (a chrome lighter on wood) p = 6 lands further from the camera's own rendering than
 the daylight balance does, while p = 1 comes closer than daylight and grey world.
 
-It runs in camera space on a small image: each 2x2 Bayer cell becomes one R, (G1 + G2) / 2, B pixel, cells
+It runs in camera space on a small image: each cell of the mosaic (2x2 Bayer, 3x3 X-Trans) becomes one pixel
+of its colours' means (R, (G1 + G2) / 2, B for Bayer), cells
 are averaged into blocks, about :data:`TARGET_SIDE` of them on the long side, and clipped or very dark
 blocks are left out, as their colour is not the scene's.
 """
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from enhance_cli.cfa import BAYER, ColourFilter
+
 TARGET_SIDE = 512  # long side of the image the estimate is computed on; plenty for a global statistic
 SATURATED = 0.95  # a cell with any sample above this (1 is the white level) is clipped: its colour is wrong
 DARK = 0.01  # blocks darker than this fraction of the bright end are mostly noise
@@ -29,13 +32,14 @@ MINKOWSKI_P = 1.0  # p = 1, not 6: see above
 SIGMA = 1.0  # Gaussian smoothing of the small image, in its pixels, before differentiating
 
 
-def grey_edge_gains(mosaic: np.ndarray, p: float = MINKOWSKI_P, sigma: float = SIGMA) -> np.ndarray | None:
+def grey_edge_gains(
+    mosaic: np.ndarray, cfa: ColourFilter = BAYER, p: float = MINKOWSKI_P, sigma: float = SIGMA
+) -> np.ndarray | None:
     """R, G, B gains (smallest 1) that make the estimated illuminant grey; None if the image gives no estimate.
 
-    ``mosaic`` is an RGGB-phase Bayer mosaic with even sides, black 0 and white 1 (see
-    :func:`enhance_cli.rawio.to_rggb`).
+    ``mosaic`` is in ``cfa``'s phase and whole periods, black 0 and white 1 (see :func:`enhance_cli.cfa.align_mosaic`).
     """
-    found = _small_rgb(mosaic)
+    found = _small_rgb(mosaic, cfa)
     if found is None:
         return None
     small, usable = found
@@ -58,11 +62,10 @@ def grey_edge_gains(mosaic: np.ndarray, p: float = MINKOWSKI_P, sigma: float = S
     return gains / gains.min()
 
 
-def _small_rgb(mosaic: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _small_rgb(mosaic: np.ndarray, cfa: ColourFilter) -> tuple[np.ndarray, np.ndarray] | None:
     """Block-averaged camera RGB (h x w x 3) and where it is usable (h x w); None if too small or all clipped."""
-    red, green1, green2, blue = (mosaic[y::2, x::2] for y, x in ((0, 0), (0, 1), (1, 0), (1, 1)))
-    cells = np.stack([red, (green1 + green2) / 2, blue], axis=-1)
-    clipped = np.maximum(np.maximum(red, blue), np.maximum(green1, green2)) > SATURATED
+    cells = cfa.cell_means(mosaic)
+    clipped = cfa.cell_any(mosaic > SATURATED).any(axis=-1)
     factor = max(1, int(np.ceil(max(cells.shape[:2]) / TARGET_SIDE)))
     height, width = cells.shape[0] // factor, cells.shape[1] // factor
     if height < 8 or width < 8:

@@ -9,8 +9,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from enhance_cli.cfa import XTRANS
 from enhance_cli.models.dense_demosaic import DenseDemosaic
-from enhance_cli.training.demosaicnet_weights import convert_bayer, demosaicnet_bayer_weights
+from enhance_cli.models.xtrans_demosaic import XTransDemosaic
+from enhance_cli.training.demosaicnet_weights import (
+    convert_bayer,
+    convert_xtrans,
+    demosaicnet_bayer_weights,
+    demosaicnet_xtrans_weights,
+)
 
 
 def demosaicnet_layout(depth: int = 3, width: int = 8, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -100,3 +107,69 @@ def test_receptive_field_bounds_what_an_output_pixel_sees():
     with torch.inference_mode():
         assert torch.equal(model(image)[..., 32], model(beyond)[..., 32])
         assert not torch.equal(model(image)[..., 32], model(at)[..., 32])
+
+
+def test_the_noise_head_starts_as_demosaicnet():
+    """Told the noise map, the converted trunk computes exactly what it computed without it, until trained."""
+    weights = convert_bayer(demosaicnet_layout(), depth=3)
+    plain = DenseDemosaic(width=8, depth=3).eval()
+    plain.load_state_dict(weights)
+    told = DenseDemosaic(width=8, depth=3, noise_input=True).eval()
+    missing, _ = told.load_state_dict(weights, strict=False)
+    assert sorted(missing) == ["noise_head.bias", "noise_head.weight"] and told.input_channels == 2
+    mosaic = torch.rand(1, 1, 32, 48)
+    with torch.inference_mode():
+        torch.testing.assert_close(told(torch.cat([mosaic, 0.05 * torch.rand_like(mosaic)], 1)), plain(mosaic))
+
+
+def xtrans_planes(mosaic: np.ndarray) -> torch.Tensor:
+    """An X-Trans mosaic in the network's phase as demosaicnet takes it: 3 sparse planes."""
+    return torch.from_numpy(np.stack([mosaic * (XTRANS.per_site(np.arange(3), mosaic.shape) == c) for c in range(3)]))[
+        None
+    ]
+
+
+def test_converted_xtrans_weights_compute_what_demosaicnet_computes():
+    generator = torch.Generator().manual_seed(3)
+    depth, width = 3, 8
+    weights = {}
+    for index in range(depth):
+        weights[f"main_processor.conv{index + 1}.weight"] = (
+            torch.randn(width, 3 if index == 0 else width, 3, 3, generator=generator) * 0.3
+        )
+        weights[f"main_processor.conv{index + 1}.bias"] = torch.randn(width, generator=generator) * 0.3
+    weights |= {
+        "fullres_processor.post_conv.weight": torch.randn(width, 3 + width, 3, 3, generator=generator) * 0.3,
+        "fullres_processor.post_conv.bias": torch.randn(width, generator=generator) * 0.3,
+        "fullres_processor.output.weight": torch.randn(3, width, 1, 1, generator=generator) * 0.3,
+        "fullres_processor.output.bias": torch.randn(3, generator=generator) * 0.3,
+    }
+    model = XTransDemosaic(width=width, depth=depth, encoding="linear").eval()
+    model.load_state_dict(convert_xtrans(weights, depth=depth))
+    mosaic = np.random.default_rng(4).uniform(0, 1, (36, 48)).astype(np.float32)
+    planes = xtrans_planes(mosaic)
+    x = planes  # demosaicnet's XTransDemosaick.forward (pad=True), written out
+    for index in range(depth):
+        name = f"main_processor.conv{index + 1}"
+        x = F.relu(F.conv2d(x, weights[f"{name}.weight"], weights[f"{name}.bias"], padding=1))
+    x = F.relu(F.conv2d(torch.cat([planes, x], 1), weights["fullres_processor.post_conv.weight"],
+                        weights["fullres_processor.post_conv.bias"], padding=1))  # fmt: skip
+    theirs = F.conv2d(x, weights["fullres_processor.output.weight"], weights["fullres_processor.output.bias"])
+    with torch.inference_mode():
+        torch.testing.assert_close(model(torch.from_numpy(mosaic)[None, None]), theirs, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("demosaicnet") is None, reason="needs the bench extra (demosaicnet)")
+def test_the_published_xtrans_weights_convert_exactly():
+    import demosaicnet
+
+    reference = demosaicnet.XTransDemosaick(pretrained=True, pad=True).eval()
+    model = XTransDemosaic(encoding="linear").eval()
+    model.load_state_dict(convert_xtrans(demosaicnet_xtrans_weights()))
+    mosaic = np.random.default_rng(5).uniform(0, 1, (48, 60)).astype(np.float32)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(torch.from_numpy(mosaic)[None, None]), reference(xtrans_planes(mosaic)))
+
+
+def test_xtrans_receptive_field_is_its_convolutions():
+    assert XTransDemosaic(width=8, depth=3).receptive_field == 4

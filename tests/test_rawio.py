@@ -13,20 +13,20 @@ from PIL import Image
 
 rawpy = pytest.importorskip("rawpy")
 
+from enhance_cli.cfa import XTRANS, align_mosaic  # noqa: E402
 from enhance_cli.colour import srgb_to_linear  # noqa: E402
 from enhance_cli.imageio import ImageError  # noqa: E402
 from enhance_cli.rawio import (  # noqa: E402
     RAW_SUFFIXES,
     RawError,
     RawImage,
-    _bayer_indices,
+    _cfa_indices,
     _white_balance,
     apply_orientation,
     camera_to_srgb_from_xyz,
     libraw_reference,
     read_raw,
     srgb_encode,
-    to_rggb,
 )
 from tests.conftest import SAMPLE_RAW, SHARED_DATA  # noqa: E402
 
@@ -195,14 +195,21 @@ def fake_raw(pattern: np.ndarray | None, description: bytes = b"RGBG", flat: boo
         (fake_raw(None, flat=False), "already demosaiced"),
         (fake_raw(np.zeros((1, 1), np.uint8)), "monochrome"),
         (fake_raw(np.zeros((16, 16), np.uint8)), "16x16 colour filter pattern"),
-        (fake_raw(np.zeros((6, 6), np.uint8)), "X-Trans"),
+        (fake_raw(np.zeros((6, 6), np.uint8)), "do not form an X-Trans pattern"),
         (fake_raw(np.array([[0, 1], [3, 2]], np.uint8), b"RGBE"), "RGBE colour filters"),
         (fake_raw(np.array([[0, 1], [1, 0]], np.uint8)), "do not form a Bayer pattern"),
     ],
 )
 def test_cfa_checks(raw, reason):
     with pytest.raises(RawError, match=reason):
-        _bayer_indices(raw, "cam.raw")
+        _cfa_indices(raw, "cam.raw")
+
+
+def test_an_xtrans_pattern_is_accepted_in_any_phase():
+    layout = np.array([["RGB".index(letter) for letter in row] for row in XTRANS.rows], np.uint8)
+    for shift in range(6):
+        shifted = np.roll(layout, (shift, 2 * shift), axis=(0, 1))
+        np.testing.assert_array_equal(_cfa_indices(fake_raw(shifted), "cam.raf"), shifted)
 
 
 def test_raw_suffixes():
@@ -215,12 +222,12 @@ def test_raw_suffixes():
 
 @pytest.mark.parametrize("pattern", sorted(CFA_CODES))
 @pytest.mark.parametrize(("height", "width"), [(6, 8), (7, 9), (6, 9), (7, 8)])
-def test_to_rggb(pattern, height, width):
+def test_align_mosaic_bayer(pattern, height, width):
     colours = np.array(CFA_CODES[pattern]).reshape(2, 2)
     colour_of = np.tile(colours, (height // 2 + 1, width // 2 + 1))[:height, :width]
     # Each sample tells its colour (hundreds) and where it came from, so mixing colours shows.
     mosaic = (colour_of * 1000 + np.arange(height * width).reshape(height, width)).astype(np.float32)
-    padded, (top, left) = to_rggb(mosaic, pattern)
+    padded, (top, left) = align_mosaic(mosaic, pattern)
     assert padded.shape[0] % 2 == 0 and padded.shape[1] % 2 == 0
     np.testing.assert_array_equal(padded[top : top + height, left : left + width], mosaic)
     colour = padded // 1000
@@ -229,9 +236,25 @@ def test_to_rggb(pattern, height, width):
     assert (top, left) == {"RGGB": (0, 0), "GRBG": (0, 1), "GBRG": (1, 0), "BGGR": (1, 1)}[pattern]
 
 
-def test_to_rggb_refuses_nonsense():
-    with pytest.raises(ValueError, match="not a Bayer pattern"):
-        to_rggb(np.zeros((4, 4), np.float32), "RGBG")
+@pytest.mark.parametrize(("top", "left"), [(0, 0), (1, 4), (3, 3), (5, 2)])
+@pytest.mark.parametrize(("height", "width"), [(30, 37), (31, 36), (25, 41)])
+def test_align_mosaic_xtrans(top, left, height, width):
+    """Any phase of Fuji's layout comes out in the networks' phase, whole periods, every sample of its colour."""
+    layout = np.roll(XTRANS.channels, (-top, -left), axis=(0, 1))
+    pattern = "".join("RGB"[index] for index in layout.ravel())
+    colour_of = np.tile(layout, (height // 6 + 1, width // 6 + 1))[:height, :width]
+    mosaic = (colour_of * 10_000 + np.arange(height * width).reshape(height, width)).astype(np.float32)
+    padded, (pad_top, pad_left) = align_mosaic(mosaic, pattern)
+    assert padded.shape[0] % 6 == 0 and padded.shape[1] % 6 == 0
+    np.testing.assert_array_equal(padded[pad_top : pad_top + height, pad_left : pad_left + width], mosaic)
+    np.testing.assert_array_equal(padded // 10_000, XTRANS.per_site(np.arange(3), padded.shape))
+
+
+def test_align_mosaic_refuses_nonsense():
+    with pytest.raises(ValueError, match="not a bayer pattern"):
+        align_mosaic(np.zeros((4, 4), np.float32), "RGBG")
+    with pytest.raises(ValueError, match="not a Bayer or X-Trans pattern"):
+        align_mosaic(np.zeros((4, 4), np.float32), "RGB")
 
 
 def test_srgb_encode():
@@ -297,7 +320,7 @@ REAL_FILES = {
 
 def bilinear_demosaic(mosaic: np.ndarray, pattern: str) -> np.ndarray:
     """Plain bilinear demosaicing by normalised convolution: LibRaw's LINEAR, near enough for means."""
-    padded, (top, left) = to_rggb(mosaic, pattern)
+    padded, (top, left) = align_mosaic(mosaic, pattern)
     masks = np.zeros((3, *padded.shape), np.float32)
     masks[0, 0::2, 0::2] = masks[2, 1::2, 1::2] = 1
     masks[1, 0::2, 1::2] = masks[1, 1::2, 0::2] = 1
@@ -391,7 +414,7 @@ def test_real_crw_estimated_balance_is_nearer_the_cameras_than_daylight_and_grey
 
     def developed(gains: np.ndarray) -> np.ndarray:
         """Half-size development, as LibRaw's: each 2x2 cell is R, mean G, B; balance, clip, matrix."""
-        mosaic, _ = to_rggb(picture.mosaic, picture.pattern)
+        mosaic, _ = align_mosaic(picture.mosaic, picture.pattern)
         cells = np.stack([mosaic[0::2, 0::2], (mosaic[0::2, 1::2] + mosaic[1::2, 0::2]) / 2, mosaic[1::2, 1::2]], -1)
         return np.clip(np.clip(cells * gains, 0, 1) @ picture.camera_to_srgb.T, 0, 1)
 

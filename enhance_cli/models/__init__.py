@@ -9,4 +9,5 @@ from enhance_cli.models import (  # noqa: F401
     isp_unet,
     level_estimator,
     quality_estimator,
+    xtrans_demosaic,
 )

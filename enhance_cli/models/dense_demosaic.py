@@ -7,6 +7,10 @@ filters and masks whose product a 1x1 conv turns into a residual of 4 sub-pixels
 shuffled to full resolution, joined to the sparse mosaic (each sample in its own colour's plane, zeros
 elsewhere) and a 3x3 then 1x1 conv give RGB.
 
+With ``noise_input`` a second input channel holds each pixel's noise standard deviation (as for ``isp``);
+packed like the mosaic, a 3x3 conv adds it to the first layer's response. It starts at zero, so the trunk
+begins exactly as the weights it was converted from and learns from there how far to smooth.
+
 Zero padding keeps the size (demosaicnet's ``pad=True``). ``encoding="srgb"`` runs the network on
 sRGB-encoded values, the domain the published weights were trained in; they start this trunk's training
 (``python -m enhance_cli.training.demosaicnet_weights``), never imported at run time.
@@ -19,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from enhance_cli.models.base import RestorationModel
-from enhance_cli.models.isp_unet import ENCODINGS, srgb_decode, srgb_encode
+from enhance_cli.models.isp_unet import ENCODINGS, NOISE_SCALE, srgb_decode, srgb_encode, srgb_slope
 from enhance_cli.nn import Footprint
 from enhance_cli.registry import register_architecture
 
@@ -31,13 +35,13 @@ PLANE_OF_PHASE = (1, 0, 2, 1)
 @register_architecture("dense-demosaic")
 class DenseDemosaic(RestorationModel):
     scale_multiple = 2
-    input_channels = 1
 
-    def __init__(self, width: int = 64, depth: int = 15, encoding: str = "srgb") -> None:
+    def __init__(self, width: int = 64, depth: int = 15, encoding: str = "srgb", noise_input: bool = False) -> None:
         super().__init__()
         if encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {ENCODINGS}, not {encoding!r}")
         self.width, self.depth, self.encoding = width, depth, encoding
+        self.input_channels = 2 if noise_input else 1
         self.pack = nn.Conv2d(4, 4, 1)
         layers: list[nn.Module] = []
         for index in range(depth):
@@ -45,6 +49,10 @@ class DenseDemosaic(RestorationModel):
             outputs = 2 * width if index == depth - 1 else width
             layers += [nn.Conv2d(inputs, outputs, 3, padding=1), nn.ReLU(inplace=True)]
         self.trunk = nn.Sequential(*layers)
+        if noise_input:
+            self.noise_head = nn.Conv2d(4, width, 3, padding=1)
+            nn.init.zeros_(self.noise_head.weight)
+            nn.init.zeros_(self.noise_head.bias)
         self.residual = nn.Conv2d(width, 12, 1)  # 3 colours x 4 sub-pixels
         self.post = nn.Conv2d(6, width, 3, padding=1)
         self.output = nn.Conv2d(width, 3, 1)
@@ -53,7 +61,12 @@ class DenseDemosaic(RestorationModel):
     def restore(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
         mosaic = srgb_encode(x[:, :1]) if self.encoding == "srgb" else x[:, :1]
         mosaic = F.pad(mosaic, (1, 1, 0, 0), mode="reflect")  # RGGB -> GRBG
-        features = self.trunk(self.pack(F.pixel_unshuffle(mosaic, 2)))
+        features = self.trunk[0](self.pack(F.pixel_unshuffle(mosaic, 2)))
+        if self.input_channels == 2:
+            noise = x[:, 1:2] * srgb_slope(x[:, :1]) if self.encoding == "srgb" else x[:, 1:2]
+            noise = F.pad(noise * NOISE_SCALE, (1, 1, 0, 0), mode="reflect")
+            features = features + self.noise_head(F.pixel_unshuffle(noise, 2))
+        features = self.trunk[1:](features)
         filtered = features[:, : self.width] * features[:, self.width :]
         # 12 channels, colour-major (4 sub-pixels of red, then green, then blue): shuffled to full resolution.
         upsampled = F.pixel_shuffle(self.residual(filtered), 2)

@@ -1,7 +1,9 @@
-"""Convert demosaicnet's pretrained Bayer weights (Gharbi et al. 2016, MIT licence) into ``dense-demosaic``.
+"""Convert demosaicnet's pretrained weights (Gharbi et al. 2016, MIT licence) into our own architectures:
+its Bayer network into ``dense-demosaic``, its X-Trans network into ``xtrans-demosaic``.
 
     pip install -e ".[bench]"   # demosaicnet, a benchmark-only extra
-    python -m enhance_cli.training.demosaicnet_weights runs/dense-demosaic-init.safetensors
+    python -m enhance_cli.training.demosaicnet_weights runs/dense-demosaic-init/dense-demosaic-init.safetensors
+    python -m enhance_cli.training.demosaicnet_weights --xtrans runs/xtrans-init/xtrans-init.safetensors
 
 The conversion is a training-time step: the result starts our own training, and enhance never imports
 demosaicnet at run time. The same function maps any state dict of demosaicnet's layout.
@@ -10,6 +12,7 @@ Layer by layer (demosaicnet -> dense-demosaic): the 2x2 stride-2 packing conv on
 becomes a 1x1 conv on the 4 sub-images (each sub-image's weight is its colour's tap at its position); the 15
 trunk convs, the residual predictor, the full-resolution conv and the output are copied; the grouped 2x2
 transposed conv (upsampler) is folded into the residual predictor, whose 12 outputs are then shuffled.
+The X-Trans network's 11 full-resolution convs, its full-resolution conv and output are copied as they are.
 
 demosaicnet: Copyright (c) 2016 Michael Gharbi. MIT licence, as shipped in its package (LICENSE).
 """
@@ -18,20 +21,32 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
 from enhance_cli.models.dense_demosaic import PLANE_OF_PHASE, DenseDemosaic
+from enhance_cli.models.xtrans_demosaic import XTransDemosaic
 
 
 def demosaicnet_bayer_weights() -> dict[str, torch.Tensor]:
-    """The state dict shipped in the demosaicnet package (``data/bayer.pth``), found without importing it."""
+    """The Bayer state dict shipped in the demosaicnet package (``data/bayer.pth``)."""
+    return _demosaicnet_weights("bayer.pth")
+
+
+def demosaicnet_xtrans_weights() -> dict[str, torch.Tensor]:
+    """The X-Trans state dict shipped in the demosaicnet package (``data/xtrans.pth``)."""
+    return _demosaicnet_weights("xtrans.pth")
+
+
+def _demosaicnet_weights(name: str) -> dict[str, torch.Tensor]:
+    """A state dict from the demosaicnet package's data, found without importing the package."""
     spec = importlib.util.find_spec("demosaicnet")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit('demosaicnet is not installed: pip install -e ".[bench]"')
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "bayer.pth"
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / name
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
@@ -65,14 +80,35 @@ def convert_bayer(source: dict[str, torch.Tensor], depth: int = 15) -> dict[str,
     return converted
 
 
+def convert_xtrans(source: dict[str, torch.Tensor], depth: int = 11) -> dict[str, torch.Tensor]:
+    """demosaicnet's XTransDemosaick state dict as a :class:`XTransDemosaic` state dict."""
+    converted = {}
+    for index in range(depth):
+        for kind in ("weight", "bias"):
+            converted[f"trunk.{2 * index}.{kind}"] = source[f"main_processor.conv{index + 1}.{kind}"].clone()
+    for ours, theirs in (("post", "fullres_processor.post_conv"), ("output", "fullres_processor.output")):
+        for kind in ("weight", "bias"):
+            converted[f"{ours}.{kind}"] = source[f"{theirs}.{kind}"].clone()
+    return converted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", type=Path, help="the .safetensors file to write")
+    parser.add_argument("--xtrans", action="store_true", help="the X-Trans network (default: Bayer)")
     args = parser.parse_args()
-    weights = convert_bayer(demosaicnet_bayer_weights())
-    DenseDemosaic().load_state_dict(weights)  # the layout must match exactly
+    if args.xtrans:
+        weights = convert_xtrans(demosaicnet_xtrans_weights())
+        XTransDemosaic().load_state_dict(weights)  # the layout must match exactly
+    else:
+        weights = convert_bayer(demosaicnet_bayer_weights())
+        DenseDemosaic().load_state_dict(weights)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     save_file({name: tensor.contiguous() for name, tensor in weights.items()}, str(args.output))
+    # What a stage started from these weights records as its earlier stage (see training.publish).
+    command = f"python -m enhance_cli.training.demosaicnet_weights {'--xtrans ' if args.xtrans else ''}{args.output}"
+    summary = {"recipe": args.output.stem, "command": command, "steps": 0, "wall_seconds": 0}
+    (args.output.parent / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {args.output} ({sum(t.numel() for t in weights.values()):,} parameters)")
 
 

@@ -56,6 +56,7 @@ def publish(recipe: Recipe, run_dir: Path, weights_dir: Path = WEIGHTS_DIR) -> P
         "headline": previous.get("headline", ""),
         "caveats": previous.get("caveats", []),
         "notes": previous.get("notes", ""),
+        **({"licence": previous["licence"]} if "licence" in previous else {}),
     }
     write_card(card, weights_dir)
     return card_path
@@ -181,4 +182,8 @@ def render_markdown(card: dict) -> str:
         lines += ["## Caveats", "", *(f"- {caveat}" for caveat in card["caveats"]), ""]
     if card.get("notes"):
         lines += ["## Notes", "", card["notes"], ""]
+    if card.get("licence"):  # weights started from someone else's: where from, their notice, how converted
+        licence = card["licence"]
+        lines += ["## Licence", "", f"- source: {licence['source']}", f"- conversion: `{licence['conversion']}`"]
+        lines += ["", licence["notice"], ""]
     return "\n".join(lines)

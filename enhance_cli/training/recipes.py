@@ -410,6 +410,23 @@ SHIPPED: list[Recipe] = [
         init=stage_weights("isp-plain-v1"),
         **{**ISP_V2_STAGE, "steps": ISP_V2_STAGE["steps"] + ISP_DOMAIN.steps},  # as many steps as isp's two
     ),
+    # Fuji X-Trans, first stage: demosaicnet's published X-Trans weights (Gharbi et al. 2016, MIT), converted
+    # into our own xtrans-demosaic at training time (`python -m enhance_cli.training.demosaicnet_weights
+    # --xtrans runs/xtrans-init/xtrans-init.safetensors`) and shipped as they are (no steps of our own yet).
+    replace(
+        ISP_BLIND,
+        name="isp-xtrans",
+        architecture="xtrans-demosaic",
+        config={"width": 64, "depth": 11, "encoding": "srgb"},
+        steps=0,
+        bf16=False,
+        card={
+            "summary": "Fuji X-Trans demosaicking: demosaicnet's published X-Trans network (Gharbi et al. 2016, "
+            "MIT) converted into our own architecture; used by enhance isp for X-Trans files",
+            "mosaic": "xtrans",
+        },
+        init=stage_weights("xtrans-init"),
+    ),
 ]
 # isp v3 (issue 26) starts from demosaicnet's published Bayer weights (Gharbi et al. 2016, MIT), converted into
 # our own dense-demosaic trunk at training time: `python -m enhance_cli.training.demosaicnet_weights
@@ -433,9 +450,20 @@ DENSE_DEMOSAIC_FINETUNE = replace(
     init=stage_weights(DENSE_DEMOSAIC_INIT.name),
     **{**ISP_V2_STAGE, "steps": 1500, "lr": 1e-4, "warmup": 50},
 )
+# The converted trunk told each pixel's noise (a zero-initialised noise head, so it starts as demosaicnet):
+# can one dense trunk keep demosaicnet's clean detail and learn isp's denoising? Gentler than the first look.
+DENSE_DEMOSAIC_NOISE = replace(
+    DENSE_DEMOSAIC_INIT,
+    name="dense-demosaic-noise",
+    config={**DENSE_DEMOSAIC_INIT.config, "noise_input": True},
+    card={"summary": "dense-demosaic told the noise map, fine-tuned on camera-pipeline data; not shipped"},
+    init=stage_weights(DENSE_DEMOSAIC_INIT.name),
+    **{**ISP_V2_STAGE, "steps": 1000, "lr": 5e-5, "warmup": 50, "checkpoint_every": 100, "log_every": 25},
+)
 ABLATIONS = [
     DENSE_DEMOSAIC_INIT,
     DENSE_DEMOSAIC_FINETUNE,
+    DENSE_DEMOSAIC_NOISE,
     DDS_STATIC_FULL,
     DDS_STATIC_HALF,
     *DDS_STATIC_BASELINES,
