@@ -87,6 +87,9 @@ _SIGNATURES = (
 _ANIMATIONS = {"PNG": "animated PNG", "WEBP": "animated WebP"}
 _REDUCED_RESOLUTION = 1  # TIFF NewSubfileType bit 0: a thumbnail or preview of another page
 _LIBRARY_LOGGERS = ("tifffile", "PIL")
+# Deflate level of PNG and TIFF outputs. zlib's default (6) spent 3.7 s on a developed 12 MP PNG, level 3 1.4 s
+# for a file 14% larger, level 1 0.8 s and 25% larger; on 16-bit data the level barely changes the size.
+ZLIB_LEVEL = 3
 _PNG_SIGNATURE_AND_IHDR = 33  # 8-byte signature, then IHDR: length, type, 13 bytes of data, CRC
 _EXIF_PREFIX = b"Exif\0\0"
 _EXIF_IFD, _GPS_IFD, _INTEROP_IFD = 0x8769, 0x8825, 0xA005
@@ -608,6 +611,8 @@ def _encode_with_pillow(samples: np.ndarray, picture: Picture, format: str, qual
     options = {"exif": picture.exif, "icc_profile": picture.icc_profile}
     if format in ("jpeg", "webp"):
         options["quality"] = quality
+    if format == "png":
+        options["compress_level"] = ZLIB_LEVEL
     buffer = BytesIO()
     save_options = {key: value for key, value in options.items() if value is not None}
     Image.fromarray(samples).save(buffer, format=format.upper(), **save_options)
@@ -621,7 +626,7 @@ def _encode_png16(samples: np.ndarray, picture: Picture) -> bytes:
     """
     if samples.ndim == 3:
         samples = samples[..., {2: [0, 0, 0, 1], 3: [2, 1, 0], 4: [2, 1, 0, 3]}[samples.shape[2]]]
-    encoded, buffer = cv2.imencode(".png", samples, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    encoded, buffer = cv2.imencode(".png", samples, [cv2.IMWRITE_PNG_COMPRESSION, ZLIB_LEVEL])
     if not encoded:
         raise ValueError("OpenCV could not encode the 16-bit PNG")
     metadata = b""
@@ -660,6 +665,7 @@ def _encode_tiff(samples: np.ndarray, picture: Picture) -> bytes:
         photometric="rgb" if channels >= 3 else "minisblack",
         extrasamples=["unassalpha"] if channels in (2, 4) else None,
         compression="zlib",
+        compressionargs={"level": ZLIB_LEVEL},
         predictor=True,
         iccprofile=picture.icc_profile,
         software=software,

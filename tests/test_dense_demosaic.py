@@ -173,3 +173,19 @@ def test_the_published_xtrans_weights_convert_exactly():
 
 def test_xtrans_receptive_field_is_its_convolutions():
     assert XTransDemosaic(width=8, depth=3).receptive_field == 4
+
+
+def test_narrowing_keeps_the_network_at_full_width_and_fits_the_narrower_one():
+    from enhance_cli.training.narrow import narrow
+
+    torch.manual_seed(0)
+    model = DenseDemosaic(width=16, depth=4, noise_input=True).eval()
+    torch.nn.init.normal_(model.noise_head.weight, std=0.1)
+    inputs = torch.rand(4, 2, 32, 32)
+    same = DenseDemosaic(width=16, depth=4, noise_input=True).eval()
+    same.load_state_dict(narrow(model, inputs, 16))
+    narrower = DenseDemosaic(width=12, depth=4, noise_input=True).eval()
+    narrower.load_state_dict(narrow(model, inputs, 12))
+    with torch.inference_mode():
+        torch.testing.assert_close(same(inputs), model(inputs))
+        assert narrower(inputs).shape == model(inputs).shape

@@ -6,6 +6,7 @@ from enhance_cli.models import (  # noqa: F401
     dense_demosaic,
     dncnn,
     hyperres,
+    isp_dense,
     isp_unet,
     level_estimator,
     quality_estimator,

@@ -66,12 +66,18 @@ class DenseDemosaic(RestorationModel):
             noise = x[:, 1:2] * srgb_slope(x[:, :1]) if self.encoding == "srgb" else x[:, 1:2]
             noise = F.pad(noise * NOISE_SCALE, (1, 1, 0, 0), mode="reflect")
             features = features + self.noise_head(F.pixel_unshuffle(noise, 2))
-        features = self.trunk[1:](features)
+        features = self.deeper_layers(features)
         filtered = features[:, : self.width] * features[:, self.width :]
         # 12 channels, colour-major (4 sub-pixels of red, then green, then blue): shuffled to full resolution.
         upsampled = F.pixel_shuffle(self.residual(filtered), 2)
-        rgb = self.output(F.relu(self.post(torch.cat([sparse_mosaic(mosaic), upsampled], dim=1))))[..., 1:-1]
+        rgb = self.output(F.relu(self.post(torch.cat([sparse_mosaic(mosaic), upsampled], dim=1)), inplace=True))[
+            ..., 1:-1
+        ]
         return srgb_decode(rgb) if self.encoding == "srgb" else rgb
+
+    def deeper_layers(self, features: torch.Tensor) -> torch.Tensor:
+        """The trunk after its first conv: that conv's ReLU, then the other layers."""
+        return self.trunk[1:](features)
 
     def footprint(self, x: Footprint) -> Footprint:
         cells = x.conv(1).pool(2)  # the reflected column moves the cell grid by one pixel

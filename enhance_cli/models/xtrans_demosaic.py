@@ -50,7 +50,7 @@ class XTransDemosaic(RestorationModel):
         height, width = mosaic.shape[-2:]
         masks = self.masks.to(mosaic.dtype).repeat(1, 1, height // XTRANS.period, width // XTRANS.period)
         planes = mosaic * masks
-        rgb = self.output(F.relu(self.post(torch.cat([planes, self.trunk(planes)], dim=1))))
+        rgb = self.output(F.relu(self.post(torch.cat([planes, self.trunk(planes)], dim=1)), inplace=True))
         return srgb_decode(rgb) if self.encoding == "srgb" else rgb
 
     def footprint(self, x: Footprint) -> Footprint:

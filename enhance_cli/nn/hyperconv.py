@@ -84,7 +84,9 @@ class HyperConv2d(nn.Module):
         n, c, height, width = x.shape
         k = self.kernel_size
         kernels = kernels.view(n, c, k * k, *kernels.shape[-2:])
-        padded = F.pad(x, (k // 2,) * 4)
+        # Plain NCHW: the interpolated kernel planes come out NCHW, and multiplying them with a channels-last
+        # input took 2.2x as long (one HC layer on 64 x 256 x 256: 400 ms against 178, the copy included).
+        padded = F.pad(x.contiguous(), (k // 2,) * 4)
         out = None
         # One tap at a time: an interpolated kernel plane times the shifted input keeps memory at a few feature maps.
         for tap in range(k * k):
