@@ -74,10 +74,15 @@ PROTOCOL = (
 # Learned peers, where their benchmark-only package installs (`pip install -e ".[bench]"`).
 LEARNED = ("demosaicnet-srgb",) if importlib.util.find_spec("demosaicnet") else ()
 
+# Fuji's X-Trans layout as LibRaw states it for their cameras (a shift of the networks' phase, which the
+# developer undoes), so the synthetic files are laid out as real RAF files are.
+FUJI_XTRANS = "GGRGGBGGBGGRBRGRBGGGBGGRGGRGGBRBGBRG"
+XTRANS_LIBRAW = {"libraw-xtrans-3-pass": "AHD", "libraw-xtrans-1-pass": "VNG", "libraw-linear": "LINEAR"}
 
-def as_raw(mosaic: np.ndarray) -> RawImage:
+
+def as_raw(mosaic: np.ndarray, pattern: str = "RGGB") -> RawImage:
     """A RAW file from a camera whose colour space is linear sRGB."""
-    return RawImage(mosaic, "RGGB", np.ones(3, np.float32), np.eye(3, dtype=np.float32), 1, None, "benchmark")
+    return RawImage(mosaic, pattern, np.ones(3, np.float32), np.eye(3, dtype=np.float32), 1, None, "benchmark")
 
 
 def noisy(mosaic: np.ndarray, seed: int) -> np.ndarray:
@@ -86,21 +91,27 @@ def noisy(mosaic: np.ndarray, seed: int) -> np.ndarray:
     return (mosaic + std * rng.standard_normal(mosaic.shape)).astype(np.float32)
 
 
-def score(developers: dict[str, Developer], methods: tuple[str, ...], paths: list[Path], condition: str) -> dict:
-    """Mean PSNR and time of our ``developers`` and the baseline ``methods`` on ``paths``, clean or noisy."""
+def score(
+    developers: dict[str, Developer], methods: tuple[str, ...], paths: list[Path], condition: str, pattern: str = "RGGB"
+) -> dict:
+    """Mean PSNR and time of our ``developers`` and the baseline ``methods`` on ``paths``, clean or noisy, with
+    mosaics in ``pattern``'s layout (X-Trans: LibRaw's X-Trans methods, :data:`XTRANS_LIBRAW`)."""
     scores: dict[str, list[float]] = {name: [] for name in (*developers, *methods)}
     seconds: dict[str, list[float]] = {name: [] for name in scores}
     megapixels = 0.0
     for index, path in enumerate(paths):
         srgb = baselines.read_srgb(path)
         megapixels += srgb.shape[0] * srgb.shape[1] / 1e6
-        mosaic = baselines.mosaic_rggb(baselines.srgb_to_linear(srgb))
+        mosaic = baselines.mosaic_with(baselines.srgb_to_linear(srgb), pattern)
         if condition == "noisy":
             mosaic = noisy(mosaic, index)
         for name in scores:
             started = time.perf_counter()
             if name in developers:
-                result = developers[name].develop(as_raw(mosaic), DevelopOptions(tone="neutral")).picture.pixels
+                raw = as_raw(mosaic, pattern)
+                result = developers[name].develop(raw, DevelopOptions(tone="neutral")).picture.pixels
+            elif name in XTRANS_LIBRAW:
+                result = baselines.linear_to_srgb(np.clip(baselines.libraw(mosaic, XTRANS_LIBRAW[name], pattern), 0, 1))
             else:
                 result = baselines.linear_to_srgb(np.clip(baselines.METHODS[name](mosaic), 0, 1))
             seconds[name].append(time.perf_counter() - started)
@@ -139,26 +150,34 @@ def quality_benchmark(limit: int | None) -> dict:
     return results
 
 
-def validation_benchmark(models: list[str], limit: int | None) -> dict:
+def validation_benchmark(models: list[str], limit: int | None, mosaic: str = "bayer") -> dict:
     """The protocol of ``quality`` on the validation split held out from the training images (where recipes
     and checkpoints are chosen). ``models``: registry names, or training runs' weights (``runs/R/R.safetensors``,
-    built from recipe R's config)."""
+    built from recipe R's config). ``mosaic="xtrans"``: the mosaics in Fuji's X-Trans layout, against LibRaw's
+    X-Trans demosaicking instead of Menon's."""
     developers = {}
     for model in models:
         if model.endswith(".safetensors"):
             recipe = RECIPES[Path(model).stem]
             weights = Path(model)
             card = ModelCard(
-                recipe.name, "isp", recipe.architecture, recipe.config, sha256_of(weights), folder=weights.parent
+                recipe.name,
+                "isp",
+                recipe.architecture,
+                recipe.config,
+                sha256_of(weights),
+                folder=weights.parent,
+                extra={"mosaic": recipe.mosaic},
             )
             developers[model] = Developer(card, device="cpu")
         else:
             developers[model] = Developer.for_model(model, device="cpu")
     folders = (*RECIPES["isp"].data,)
     paths = [path for folder in folders for path in image_files(folder, "validation")][:limit]
-    results: dict = {"images": len(paths), "folders": [f.name for f in folders]}
+    results: dict = {"images": len(paths), "folders": [f.name for f in folders], "mosaic": mosaic}
+    pattern, baseline = ("RGGB", "menon-srgb") if mosaic == "bayer" else (FUJI_XTRANS, "libraw-xtrans-3-pass")
     for condition in ("clean", "noisy"):
-        results[condition] = score(developers, ("menon-srgb",), paths, condition)
+        results[condition] = score(developers, (baseline,), paths, condition, pattern)
         print(condition, {name: row["psnr"] for name, row in results[condition].items()})
     results["protocol"] = PROTOCOL
     return results
@@ -307,58 +326,22 @@ def scaling_benchmark(sizes: list[float]) -> dict:
     return rows
 
 
-# Fuji's X-Trans layout as LibRaw states it for their cameras (a shift of the networks' phase, which the
-# developer undoes), so the synthetic files are laid out as real RAF files are.
-FUJI_XTRANS = "GGRGGBGGBGGRBRGRBGGGBGGRGGRGGBRBGBRG"
-XTRANS_LIBRAW = {"libraw-xtrans-3-pass": "AHD", "libraw-xtrans-1-pass": "VNG", "libraw-linear": "LINEAR"}
-
-
 def xtrans_benchmark(limit: int | None) -> dict:
-    """Synthetic X-Trans DNGs (the protocol of ``quality``, Fuji's layout) through ``enhance isp``'s developer
-    and through LibRaw's X-Trans demosaicking (Markesteijn's, 3 and 1 passes: rawpy's AHD/DHT/DCB all give
-    the 3-pass one, VNG the 1-pass one), from the same file."""
-    developer = Developer.for_model(None, device="cpu")
+    """The protocol of ``quality`` with the mosaics in Fuji's X-Trans layout: ``enhance isp``'s developer (which
+    sends them to the X-Trans model) against LibRaw's X-Trans demosaicking (Markesteijn's, 3 and 1 passes:
+    rawpy's AHD, DHT and DCB all give the 3-pass one, VNG the 1-pass one) and its linear interpolation."""
+    developers = {"isp": Developer.for_model(None, device="cpu")}
     results: dict = {}
     for dataset in DATASETS:
         paths = sorted(image_files(TEST / dataset), key=lambda p: (len(p.stem), p.stem))[:limit]
         for condition in ("clean", "noisy"):
-            scores: dict[str, list[float]] = {name: [] for name in ("isp", *XTRANS_LIBRAW)}
-            seconds: dict[str, float] = dict.fromkeys(scores, 0.0)
-            sizes, megapixels = set(), 0.0
-            for index, path in enumerate(paths):
-                srgb = baselines.read_srgb(path)
-                megapixels += srgb.shape[0] * srgb.shape[1] / 1e6
-                mosaic = baselines.mosaic_with(baselines.srgb_to_linear(srgb), FUJI_XTRANS)
-                if condition == "noisy":
-                    mosaic = noisy(mosaic, index)
-                with tempfile.TemporaryDirectory() as folder:
-                    dng = Path(folder) / f"{path.stem}.dng"
-                    baselines.mosaic_to_dng(mosaic, dng, pattern=FUJI_XTRANS)
-                    started = time.perf_counter()
-                    raw = read_raw(dng)
-                    outcome = developer.develop(raw, DevelopOptions(tone="neutral"))
-                    seconds["isp"] += time.perf_counter() - started
-                sizes.add(outcome.picture.pixels.shape == srgb.shape)
-                scores["isp"].append(psnr(srgb, outcome.picture.pixels, BORDER))
-                for name, algorithm in XTRANS_LIBRAW.items():
-                    started = time.perf_counter()
-                    result = baselines.libraw(mosaic, algorithm, FUJI_XTRANS)
-                    seconds[name] += time.perf_counter() - started
-                    scores[name].append(psnr(srgb, baselines.linear_to_srgb(np.clip(result, 0, 1)), BORDER))
-            row = {
-                name: {
-                    "psnr": round(float(np.mean(v)), 2),
-                    "seconds_per_megapixel": round(seconds[name] / megapixels, 3),
-                }
-                for name, v in scores.items()
-            }
-            row["model"] = outcome.details["model"]
-            row["sizes_match"] = sizes == {True}
+            row = score(developers, tuple(XTRANS_LIBRAW), paths, condition, FUJI_XTRANS)
+            row["model"] = developers["isp"].for_raw(as_raw(np.zeros((6, 6), np.float32), FUJI_XTRANS)).card.name
             row["margin_over_libraw_3_pass"] = round(row["isp"]["psnr"] - row["libraw-xtrans-3-pass"]["psnr"], 2)
             row["images"] = len(paths)
             results[f"{dataset}/{condition}"] = row
-            print(f"{dataset} {condition}: " + ", ".join(f"{n} {row[n]['psnr']:.2f}" for n in scores))
-    results["protocol"] = PROTOCOL.replace("RGGB mosaic", "X-Trans mosaic (Fuji's layout) in a DNG")
+            print(f"{dataset} {condition}: " + ", ".join(f"{n} {row[n]['psnr']:.2f}" for n in ("isp", *XTRANS_LIBRAW)))
+    results["protocol"] = PROTOCOL.replace("RGGB mosaic", "X-Trans mosaic (Fuji's layout)")
     return results
 
 
@@ -396,6 +379,7 @@ def main() -> None:
         "--models", nargs="+", default=list(OURS), help="validation: registry names or runs/R/R.safetensors files"
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of each dataset")
+    parser.add_argument("--mosaic", choices=["bayer", "xtrans"], default="bayer", help="validation: the layout")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--update-card", action="store_true", help="record the results in weights/isp*.json")
     parser.add_argument("--json", type=Path, default=None)
@@ -411,8 +395,11 @@ def main() -> None:
         "xtrans": lambda: xtrans_benchmark(args.limit),
     }
     if args.part == "validation":  # chooses between candidates; never part of "all"
-        parts = {"validation": lambda: validation_benchmark(args.models, args.limit)}
-    flags = {"--models": " ".join(args.models) if args.part == "validation" else None}
+        parts = {"validation": lambda: validation_benchmark(args.models, args.limit, args.mosaic)}
+    flags = {
+        "--models": " ".join(args.models) if args.part == "validation" else None,
+        "--mosaic": args.mosaic if args.mosaic != "bayer" else None,
+    }
     results = run_parts("isp.py", parts, args.part, {"--limit": args.limit, "--threads": args.threads, **flags})
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -106,6 +106,7 @@ BAYER = ColourFilter("bayer", ("RG", "GB"), cell=2)
 # layout shifted, which align() undoes.
 XTRANS = ColourFilter("xtrans", ("GBGGRG", "RGRBGB", "GBGGRG", "GRGGBG", "BGBRGR", "GRGGBG"), cell=3)
 COLOUR_FILTERS = {cfa.period * cfa.period: cfa for cfa in (BAYER, XTRANS)}
+COLOUR_FILTERS_BY_NAME = {cfa.name: cfa for cfa in (BAYER, XTRANS)}
 
 
 def colour_filter(pattern: str) -> ColourFilter:

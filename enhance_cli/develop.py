@@ -244,7 +244,7 @@ class Developer(LoadedModel):
             fill_clipped_cells(planes[0], cells, cell_floors.astype(np.float32), headroom, cfa)
         noise = None
         if self.model.input_channels == 2:  # each pixel's noise std after white balance, from a blind estimate
-            noise = estimate_raw_noise(sensor)
+            noise = estimate_raw_noise(sensor, cfa.period)
             planes.append(noise_std_map(sensor, *noise) * balance * np.float32(options.denoise))
         del balance
         mosaic = np.stack(planes, axis=-1)

@@ -20,11 +20,12 @@ _PERCENTILE_BIAS = float(np.percentile(np.random.default_rng(0).chisquare(BLOCK 
 )
 
 
-def estimate_raw_noise(mosaic: np.ndarray) -> tuple[float, float]:
-    """(shot, read) noise variances of a normalised mosaic (black 0, white 1; before white balance)."""
-    height, width = mosaic.shape[0] // 2 * 2, mosaic.shape[1] // 2 * 2
-    planes = mosaic[:height, :width].reshape(height // 2, 2, width // 2, 2).transpose(1, 3, 0, 2)
-    planes = planes.reshape(4, height // 2, width // 2).astype(np.float32)
+def estimate_raw_noise(mosaic: np.ndarray, period: int = 2) -> tuple[float, float]:
+    """(shot, read) noise variances of a normalised mosaic (black 0, white 1; before white balance) whose
+    colour filter repeats every ``period`` pixels (2 Bayer, 6 X-Trans): each site of the period is one plane."""
+    height, width = mosaic.shape[0] // period * period, mosaic.shape[1] // period * period
+    planes = mosaic[:height, :width].reshape(height // period, period, width // period, period).transpose(1, 3, 0, 2)
+    planes = planes.reshape(period * period, height // period, width // period).astype(np.float32)
     # Haar diagonal detail of each colour plane: blind to flat areas and to gradients in x or y.
     h2, w2 = planes.shape[1] // 2 * 2, planes.shape[2] // 2 * 2
     a, b = planes[:, 0:h2:2, 0:w2:2], planes[:, 0:h2:2, 1:w2:2]
@@ -36,7 +37,10 @@ def estimate_raw_noise(mosaic: np.ndarray) -> tuple[float, float]:
         return 0.0, 0.0
 
     def blocks(plane: np.ndarray) -> np.ndarray:
-        return plane[:, : rows * BLOCK, : cols * BLOCK].reshape(4, rows, BLOCK, cols, BLOCK).transpose(0, 1, 3, 2, 4)
+        sites = plane.shape[0]
+        return (
+            plane[:, : rows * BLOCK, : cols * BLOCK].reshape(sites, rows, BLOCK, cols, BLOCK).transpose(0, 1, 3, 2, 4)
+        )
 
     means = blocks(centre).reshape(-1, BLOCK * BLOCK).mean(axis=1)
     variances = blocks(residual).reshape(-1, BLOCK * BLOCK).var(axis=1, ddof=1) / RESIDUAL_GAIN

@@ -106,6 +106,13 @@ def test_training_runs_checkpoints_and_resumes(tmp_path, sample_pixels):
     train(dataclasses.replace(recipe, steps=1), tmp_path / "again", init=weights)
     assert "initialised from" in (tmp_path / "again" / "train.log").read_text()
 
+    # A spent wall-clock budget stops the run after one step, checkpointed and exported; the next call goes on.
+    train(dataclasses.replace(recipe, steps=8), tmp_path / "budget", minutes=1e-9)
+    assert json.loads((tmp_path / "budget" / "summary.json").read_text())["steps"] == 1
+    assert "budget is spent" in (tmp_path / "budget" / "train.log").read_text()
+    train(dataclasses.replace(recipe, steps=8), tmp_path / "budget")
+    assert json.loads((tmp_path / "budget" / "summary.json").read_text())["steps"] == 8
+
 
 def test_estimators_train_on_their_own_loss(tmp_path, sample_pixels):
     data = tmp_path / "data"

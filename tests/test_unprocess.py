@@ -14,7 +14,7 @@ from enhance_cli.models.isp_unet import IspUNet, bilinear_demosaic
 from enhance_cli.rawio import RawImage
 from enhance_cli.training.loop import train
 from enhance_cli.training.recipes import RECIPES
-from enhance_cli.training.unprocess import XYZ_TO_CAMERAS, add_raw_noise, mosaic_rggb, unprocess
+from enhance_cli.training.unprocess import XYZ_TO_CAMERAS, add_raw_noise, mosaic_of, unprocess
 
 
 def test_srgb_curve_round_trips():
@@ -29,12 +29,12 @@ def test_camera_matrices_keep_white_white():
 
 def test_mosaic_is_rggb_and_bilinear_keeps_the_samples():
     image = torch.rand(1, 3, 8, 10)
-    mosaic = mosaic_rggb(image)
+    mosaic = mosaic_of(image)
     assert mosaic[0, 0, 0, 0] == image[0, 0, 0, 0] and mosaic[0, 0, 1, 1] == image[0, 2, 1, 1]
     assert mosaic[0, 0, 0, 1] == image[0, 1, 0, 1] and mosaic[0, 0, 1, 0] == image[0, 1, 1, 0]
     rebuilt = bilinear_demosaic(mosaic)
     assert rebuilt[0, 0, 0, 0] == image[0, 0, 0, 0] and rebuilt[0, 1, 0, 1] == image[0, 1, 0, 1]
-    flat = bilinear_demosaic(mosaic_rggb(torch.full((1, 3, 8, 8), 0.3)))
+    flat = bilinear_demosaic(mosaic_of(torch.full((1, 3, 8, 8), 0.3)))
     torch.testing.assert_close(flat, torch.full_like(flat, 0.3))
 
 
@@ -50,7 +50,7 @@ def test_unprocessed_batches_develop_back_to_the_target():
     assert batch.mosaic.shape == (6, 1, 32, 32) and batch.mosaic.max() <= 1
     # Noise-free: the mosaic's samples, taken through the matrix, are the target's samples.
     camera = torch.einsum("nij,njhw->nihw", torch.linalg.inv(batch.camera_to_srgb), batch.target)
-    torch.testing.assert_close(batch.mosaic, mosaic_rggb(camera).clamp_max(1), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(batch.mosaic, mosaic_of(camera).clamp_max(1), atol=1e-5, rtol=1e-4)
 
 
 def test_white_balance_is_applied_per_site_and_clipped():
@@ -81,18 +81,31 @@ def test_isp_training_runs(tmp_path, sample_pixels):
     assert any(".predictor." in name for name in trained.state_dict())  # the HC layers were trained too
 
 
-def test_raw_noise_is_estimated_blind():
+@pytest.mark.parametrize("period", [2, 6])  # Bayer, X-Trans
+def test_raw_noise_is_estimated_blind(period):
     from enhance_cli.raw_noise import estimate_raw_noise
 
     rng = np.random.default_rng(0)
-    rows, cols = np.mgrid[0:512, 0:768]
+    rows, cols = np.mgrid[0:516, 0:768]
     scene = (0.05 + 0.6 * (cols / 768) * (0.5 + 0.5 * np.sin(rows / 40) ** 2)).astype(np.float32)  # smooth
-    assert estimate_raw_noise(scene) == pytest.approx((0.0, 0.0), abs=2e-4)
+    assert estimate_raw_noise(scene, period) == pytest.approx((0.0, 0.0), abs=2e-4)
     for shot, read in [(1e-3, 1e-6), (1e-2, 1e-4)]:
         noisy = scene + np.sqrt(shot * scene + read) * rng.standard_normal(scene.shape).astype(np.float32)
-        estimated_shot, estimated_read = estimate_raw_noise(noisy)
+        estimated_shot, estimated_read = estimate_raw_noise(noisy, period)
         assert estimated_shot == pytest.approx(shot, rel=0.25)
         assert estimated_read < 5 * read + 1e-5
+
+
+def test_xtrans_training_mosaics_sample_each_pixels_colour():
+    from enhance_cli.cfa import XTRANS
+
+    image = torch.rand(2, 3, 12, 18)
+    mosaic = mosaic_of(image, XTRANS)
+    sites = torch.from_numpy(XTRANS.per_site(np.arange(3), (12, 18)))
+    for channel in range(3):
+        torch.testing.assert_close(mosaic[:, 0][:, sites == channel], image[:, channel][:, sites == channel])
+    batch = unprocess(image, np.random.default_rng(0), torch.Generator().manual_seed(0), cfa=XTRANS)
+    assert batch.mosaic.shape == batch.noise_std.shape == (2, 1, 12, 18)
 
 
 def test_noise_map_matches_the_noise_given():

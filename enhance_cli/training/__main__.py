@@ -22,6 +22,9 @@ def main() -> None:
         default=None,
         help="start a new run from these safetensors weights (default: the recipe's earlier stage, if any)",
     )
+    parser.add_argument(
+        "--minutes", type=float, default=None, help="stop after this much wall time (checkpointed; run again to go on)"
+    )
     parser.add_argument("--publish", action="store_true", help="then copy the weights and card into weights/")
     args = parser.parse_args()
     recipe = RECIPES[args.recipe]
@@ -30,7 +33,7 @@ def main() -> None:
 
         recipe = replace(recipe, steps=args.steps)
     run_dir = args.run_dir or stage_weights(recipe.name).parent
-    print(train(recipe, run_dir, threads=args.threads, init=args.init or recipe.init))
+    print(train(recipe, run_dir, threads=args.threads, init=args.init or recipe.init, minutes=args.minutes))
     if args.publish:
         print(publish(recipe, run_dir))
 

@@ -22,7 +22,7 @@ from enhance_cli.degradations import add_gaussian_noise, jpeg_compress, quantise
 from enhance_cli.training.unprocess import (
     add_raw_noise,
     cfa_gains,
-    mosaic_rggb,
+    mosaic_of,
     random_cameras,
     random_noise_levels,
     random_white_balance,
@@ -72,7 +72,7 @@ def _through_a_camera(
     camera = torch.einsum("nij,njhw->nihw", torch.linalg.inv(camera_to_srgb), srgb_to_linear(clean))
     gains = random_white_balance(n, rng)
     per_pixel = cfa_gains(gains, height, width)
-    raw = (mosaic_rggb(camera) / per_pixel).clamp(0, 1)
+    raw = (mosaic_of(camera) / per_pixel).clamp(0, 1)
     shots, reads = random_noise_levels(n, rng)
     noisy_raw = add_raw_noise(raw, torch.from_numpy(shots).float(), torch.from_numpy(reads).float(), generator)
     noisy_raw = noisy_raw.clamp(0, 1)  # the sensor clips at black (after black subtraction) and at white

@@ -39,6 +39,7 @@ class Recipe:
     full_chroma: tuple[str, ...] = ()  # folders whose images have full-resolution colour: never downscaled
     hard_share: float = 0.0  # isp: share of patches drawn from where a bilinear demosaic errs most
     trainable: str | None = None  # train only parameters named with this prefix (None: all)
+    mosaic: str = "bayer"  # isp: the colour filter layout mosaics are made in ("bayer" or "xtrans")
 
     @property
     def patches_per_step(self) -> int:
@@ -428,6 +429,16 @@ SHIPPED: list[Recipe] = [
         init=stage_weights("xtrans-init"),
     ),
 ]
+# X-Trans, second stage (not shipped yet): the converted network told the noise map (a zero-initialised noise
+# head) and fine-tuned on isp's camera-pipeline data mosaicked in the X-Trans layout, as the Bayer trunk is.
+XTRANS_NOISE = replace(
+    SHIPPED[-1],
+    name="xtrans-noise",
+    config={**SHIPPED[-1].config, "noise_input": True},
+    card={"summary": "isp-xtrans told the noise map and fine-tuned on camera-pipeline data; not shipped yet"},
+    mosaic="xtrans",
+    **{**ISP_V2_STAGE, "patch": 96, "steps": 1500, "lr": 5e-5, "warmup": 50, "checkpoint_every": 100, "log_every": 25},
+)
 # isp v3 (issue 26) starts from demosaicnet's published Bayer weights (Gharbi et al. 2016, MIT), converted into
 # our own dense-demosaic trunk at training time: `python -m enhance_cli.training.demosaicnet_weights
 # runs/dense-demosaic-init/dense-demosaic-init.safetensors`. This recipe names those weights (no steps of its
@@ -460,7 +471,29 @@ DENSE_DEMOSAIC_NOISE = replace(
     init=stage_weights(DENSE_DEMOSAIC_INIT.name),
     **{**ISP_V2_STAGE, "steps": 1000, "lr": 5e-5, "warmup": 50, "checkpoint_every": 100, "log_every": 25},
 )
+# isp v3's network, first stage: the fine-tuned trunk narrowed to 48 channels (`python -m
+# enhance_cli.training.narrow runs/dense-demosaic-noise/dense-demosaic-noise.safetensors
+# runs/dense-demosaic-48/dense-demosaic-48.safetensors --width 48`: 64 channels cost 2.9 s/MP on one thread, 48
+# 1.7) with the HyperConvolution noise path added (zero-initialised), and its plain twin at the same FLOPs.
+ISP_DENSE = replace(
+    DENSE_DEMOSAIC_NOISE,
+    name="isp-dense",
+    architecture="isp-dense",
+    config={"width": 48, "depth": 15, "split": 5, "encoding": "srgb"},
+    card={"summary": "isp v3 candidate: dense trunk with a HyperConvolution noise path; not shipped yet"},
+    init=stage_weights("dense-demosaic-48"),
+    **{**ISP_V2_STAGE, "steps": 2500, "lr": 1e-4, "warmup": 100, "checkpoint_every": 100, "log_every": 25},
+)
+ISP_DENSE_PLAIN = replace(
+    ISP_DENSE,
+    name="isp-dense-plain",
+    config={**ISP_DENSE.config, "hyper": False, "expansion": 2.8},
+    card={"summary": "isp-dense's plain twin at matched FLOPs (the HyperConvolution ablation); not shipped"},
+)
 ABLATIONS = [
+    ISP_DENSE,
+    ISP_DENSE_PLAIN,
+    XTRANS_NOISE,
     DENSE_DEMOSAIC_INIT,
     DENSE_DEMOSAIC_FINETUNE,
     DENSE_DEMOSAIC_NOISE,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from enhance_cli.cfa import BAYER, ColourFilter
 from enhance_cli.colour import camera_to_srgb_from_xyz, srgb_to_linear
 from enhance_cli.models.isp_unet import bilinear_demosaic
 
@@ -44,12 +45,10 @@ def read_noise_variance(shot: float, rng: np.random.Generator | None = None) -> 
     return math.exp(log_read)
 
 
-def mosaic_rggb(image: torch.Tensor) -> torch.Tensor:
-    """N x 3 x H x W -> N x 1 x H x W RGGB samples (H, W even)."""
-    mosaic = image[:, 1:2].clone()
-    mosaic[..., 0::2, 0::2] = image[:, 0:1, 0::2, 0::2]
-    mosaic[..., 1::2, 1::2] = image[:, 2:3, 1::2, 1::2]
-    return mosaic
+def mosaic_of(image: torch.Tensor, cfa: ColourFilter = BAYER) -> torch.Tensor:
+    """N x 3 x H x W -> N x 1 x H x W samples in ``cfa``'s phase (RGGB for Bayer; sides whole periods)."""
+    sites = torch.from_numpy(cfa.per_site(np.arange(3), image.shape[-2:])).to(image.device)
+    return torch.gather(image, 1, sites.expand(image.shape[0], 1, *sites.shape))
 
 
 def demosaic_difficulty(srgb: torch.Tensor) -> torch.Tensor:
@@ -58,14 +57,14 @@ def demosaic_difficulty(srgb: torch.Tensor) -> torch.Tensor:
 
     height, width = srgb.shape[-2:]
     srgb = srgb[..., : height - height % 2, : width - width % 2]
-    error = (bilinear_demosaic(mosaic_rggb(srgb)) - srgb).abs().mean(dim=1)
+    error = (bilinear_demosaic(mosaic_of(srgb)) - srgb).abs().mean(dim=1)
     return torch.nn.functional.pad(error, (0, width % 2, 0, height % 2))
 
 
-def cfa_gains(gains: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Per-pixel gains N x 1 x H x W from per-image R, G, B gains N x 3 on an RGGB grid."""
-    grid = torch.stack([gains[:, 0], gains[:, 1], gains[:, 1], gains[:, 2]], dim=1).view(-1, 1, 2, 2)
-    return grid.repeat(1, 1, height // 2, width // 2)
+def cfa_gains(gains: torch.Tensor, height: int, width: int, cfa: ColourFilter = BAYER) -> torch.Tensor:
+    """Per-pixel gains N x 1 x H x W from per-image R, G, B gains N x 3 on ``cfa``'s grid (RGGB for Bayer)."""
+    sites = torch.from_numpy(cfa.per_site(np.arange(3), (height, width)))
+    return gains[:, sites][:, None]
 
 
 def add_raw_noise(mosaic: torch.Tensor, shot: torch.Tensor, read: torch.Tensor, generator: torch.Generator):
@@ -119,6 +118,7 @@ def unprocess(
     clean_fraction: float = 0.2,
     saturation: float = 1.0,
     identity_fraction: float = 0.2,
+    cfa: ColourFilter = BAYER,
 ) -> RawBatch:
     """A training batch of white-balanced noisy mosaics from clean sRGB patches N x 3 x H x W.
 
@@ -137,8 +137,8 @@ def unprocess(
     target = linear * brightness
     camera = torch.einsum("nij,njhw->nihw", torch.linalg.inv(camera_to_srgb), target)
     gains = random_white_balance(n, rng)
-    per_pixel = cfa_gains(gains, height, width)
-    raw = mosaic_rggb(camera) / per_pixel
+    per_pixel = cfa_gains(gains, height, width, cfa)
+    raw = mosaic_of(camera, cfa) / per_pixel
     shots, reads = random_noise_levels(n, rng)
     noiseless = rng.random(n) < clean_fraction
     shots[noiseless], reads[noiseless] = 0.0, 0.0
