@@ -87,14 +87,14 @@ class HyperConv2d(nn.Module):
         # Plain NCHW: the interpolated kernel planes come out NCHW, and multiplying them with a channels-last
         # input took 2.2x as long (one HC layer on 64 x 256 x 256: 400 ms against 178, the copy included).
         padded = F.pad(x.contiguous(), (k // 2,) * 4)
-        out = None
-        # One tap at a time: an interpolated kernel plane times the shifted input keeps memory at a few feature maps.
+        out = self.bias.view(1, -1, 1, 1).expand(n, c, height, width).clone()
+        # One tap at a time: an interpolated kernel plane times the shifted input keeps memory at a few feature
+        # maps; accumulated in place (addcmul_), a quarter faster than a new sum per tap.
         for tap in range(k * k):
             dy, dx = divmod(tap, k)
             weight = _cell_to_pixels(kernels[:, :, tap], (height, width), self.cell)
-            term = weight * padded[:, :, dy : dy + height, dx : dx + width]
-            out = term if out is None else out + term
-        return out + self.bias.view(1, -1, 1, 1)
+            out.addcmul_(weight, padded[:, :, dy : dy + height, dx : dx + width])
+        return out
 
     def footprint(self, x: Footprint, guide: Footprint | None = None) -> Footprint:
         """The input pixels each output position depends on: its taps, and through the guide whole pooled cells."""

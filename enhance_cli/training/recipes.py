@@ -475,6 +475,13 @@ DENSE_DEMOSAIC_NOISE = replace(
 # enhance_cli.training.narrow runs/dense-demosaic-noise/dense-demosaic-noise.safetensors
 # runs/dense-demosaic-48/dense-demosaic-48.safetensors --width 48`: 64 channels cost 2.9 s/MP on one thread, 48
 # 1.7) with the HyperConvolution noise path added (zero-initialised), and its plain twin at the same FLOPs.
+DENSE_DEMOSAIC_48 = replace(  # names the narrowed weights (no steps of its own), so validation can score them
+    DENSE_DEMOSAIC_NOISE,
+    name="dense-demosaic-48",
+    config={**DENSE_DEMOSAIC_NOISE.config, "width": 48},
+    card={"summary": "dense-demosaic-noise narrowed to 48 channels, before training; not shipped"},
+    steps=0,
+)
 ISP_DENSE = replace(
     DENSE_DEMOSAIC_NOISE,
     name="isp-dense",
@@ -491,6 +498,7 @@ ISP_DENSE_PLAIN = replace(
     card={"summary": "isp-dense's plain twin at matched FLOPs (the HyperConvolution ablation); not shipped"},
 )
 ABLATIONS = [
+    DENSE_DEMOSAIC_48,
     ISP_DENSE,
     ISP_DENSE_PLAIN,
     XTRANS_NOISE,
