@@ -352,7 +352,7 @@ def update_cards(results: dict) -> None:
         card.setdefault("benchmarks", {})["xtrans"] = results.pop("xtrans")
         quality = card["benchmarks"]["xtrans"]
         cells = [f"{key.replace('/', ' ')} {quality[key]['isp']['psnr']:.2f}" for key in quality if "/" in key]
-        card["headline"] = "dB on synthetic X-Trans DNGs: " + ", ".join(cells)
+        card["headline"] = "dB on X-Trans mosaics of the test images: " + ", ".join(cells)
         write_card(card)
     if not results:
         return

@@ -429,8 +429,11 @@ SHIPPED: list[Recipe] = [
         init=stage_weights("xtrans-init"),
     ),
 ]
-# X-Trans, second stage (not shipped yet): the converted network told the noise map (a zero-initialised noise
+# X-Trans, second stage (not shipped): the converted network told the noise map (a zero-initialised noise
 # head) and fine-tuned on isp's camera-pipeline data mosaicked in the X-Trans layout, as the Bayer trunk is.
+# Validation in Fuji's layout (`python benchmarks/isp.py validation --mosaic xtrans --threads 1 --models
+# isp-xtrans runs/xtrans-noise/xtrans-noise.safetensors`): converted 38.65 / 31.09, fine-tuned 37.34 / 32.41
+# (LibRaw 3-pass 33.38 / 27.99): the same trade as the Bayer trunk's, so the converted weights stay shipped.
 XTRANS_NOISE = replace(
     SHIPPED[-1],
     name="xtrans-noise",
@@ -463,6 +466,9 @@ DENSE_DEMOSAIC_FINETUNE = replace(
 )
 # The converted trunk told each pixel's noise (a zero-initialised noise head, so it starts as demosaicnet):
 # can one dense trunk keep demosaicnet's clean detail and learn isp's denoising? Gentler than the first look.
+# Validation (clean / noisy dB, `python benchmarks/isp.py validation --threads 1 --models ...`): converted
+# 40.99 / 31.20, step 300 39.92 / 32.09, step 1000 39.77 / 32.21 (isp v2 36.58 / 32.48). Fine-tuning trades
+# clean detail for denoising, as the mosaic-only first look did (39.76 / 32.10 at 250 steps); why is open.
 DENSE_DEMOSAIC_NOISE = replace(
     DENSE_DEMOSAIC_INIT,
     name="dense-demosaic-noise",
@@ -475,6 +481,8 @@ DENSE_DEMOSAIC_NOISE = replace(
 # enhance_cli.training.narrow runs/dense-demosaic-noise/dense-demosaic-noise.safetensors
 # runs/dense-demosaic-48/dense-demosaic-48.safetensors --width 48`: 64 channels cost 2.9 s/MP on one thread, 48
 # 1.7) with the HyperConvolution noise path added (zero-initialised), and its plain twin at the same FLOPs.
+# Validation (clean / noisy dB): the narrowed trunk before training 36.05 / 31.18; isp-dense after 2500 steps
+# (49 min, 1 thread) 38.36 / 32.54, ahead of isp v2 (36.58 / 32.48) in both.
 DENSE_DEMOSAIC_48 = replace(  # names the narrowed weights (no steps of its own), so validation can score them
     DENSE_DEMOSAIC_NOISE,
     name="dense-demosaic-48",
