@@ -485,6 +485,10 @@ DENSE_DEMOSAIC_NOISE = replace(
 # (49 min, 1 thread) 38.36 / 32.54, ahead of isp v2 (36.58 / 32.48) in both; the plain twin (34 min) the same
 # 38.36 / 32.54. The path barely trained: its correction averages 0.001 on outputs of 0.49 (lr 1e-4 from a
 # zero-initialised last conv), so both are the narrowed trunk recovering, and the ablation says nothing yet.
+# Why does fine-tuning cost clean detail? The same run with every camera sRGB-like (no random camera space),
+# and with that and no saturation boost or channel shuffling either.
+DENSE_DEMOSAIC_SRGB_CAMERAS = replace(DENSE_DEMOSAIC_NOISE, name="dense-demosaic-srgb-cameras", identity_cameras=1.0)
+DENSE_DEMOSAIC_PLAIN_COLOURS = replace(DENSE_DEMOSAIC_SRGB_CAMERAS, name="dense-demosaic-plain-colours", saturation=1.0)
 DENSE_DEMOSAIC_48 = replace(  # names the narrowed weights (no steps of its own), so validation can score them
     DENSE_DEMOSAIC_NOISE,
     name="dense-demosaic-48",
@@ -508,6 +512,8 @@ ISP_DENSE_PLAIN = replace(
     card={"summary": "isp-dense's plain twin at matched FLOPs (the HyperConvolution ablation); not shipped"},
 )
 ABLATIONS = [
+    DENSE_DEMOSAIC_SRGB_CAMERAS,
+    DENSE_DEMOSAIC_PLAIN_COLOURS,
     DENSE_DEMOSAIC_48,
     ISP_DENSE,
     ISP_DENSE_PLAIN,
