@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from enhance_cli.models.dense_demosaic import PLANE_OF_PHASE, DenseDemosaic
 from enhance_cli.models.xtrans_demosaic import XTransDemosaic
+from enhance_cli.training.publish import write_start_weights
 
 
 def demosaicnet_bayer_weights() -> dict[str, torch.Tensor]:
@@ -103,12 +102,8 @@ def main() -> None:
     else:
         weights = convert_bayer(demosaicnet_bayer_weights())
         DenseDemosaic().load_state_dict(weights)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    save_file({name: tensor.contiguous() for name, tensor in weights.items()}, str(args.output))
-    # What a stage started from these weights records as its earlier stage (see training.publish).
     command = f"python -m enhance_cli.training.demosaicnet_weights {'--xtrans ' if args.xtrans else ''}{args.output}"
-    summary = {"recipe": args.output.stem, "command": command, "steps": 0, "wall_seconds": 0}
-    (args.output.parent / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_start_weights(weights, args.output, command)
     print(f"wrote {args.output} ({sum(t.numel() for t in weights.values()):,} parameters)")
 
 

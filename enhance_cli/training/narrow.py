@@ -12,17 +12,17 @@ recovering most of what the dropped channels carried in far fewer steps than tra
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from enhance_cli.models.dense_demosaic import DenseDemosaic
 from enhance_cli.training.data import PatchSampler
+from enhance_cli.training.publish import write_start_weights
 from enhance_cli.training.recipes import RECIPES
 from enhance_cli.training.unprocess import unprocess
 
@@ -105,11 +105,8 @@ def main() -> None:
         inputs = inputs[:, :1]
     state = narrow(model, inputs, args.width)
     DenseDemosaic(**{**recipe.config, "width": args.width}).load_state_dict(state)  # the layout must fit
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    save_file({name: tensor.contiguous() for name, tensor in state.items()}, str(args.output))
     command = f"python -m enhance_cli.training.narrow {args.source} {args.output} --width {args.width}"
-    summary = {"recipe": args.output.stem, "command": command, "steps": 0, "wall_seconds": 0}
-    (args.output.parent / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_start_weights(state, args.output, command)
     print(f"wrote {args.output}")
 
 

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 
 from enhance_cli.flops import card_flops
 from enhance_cli.registry import WEIGHTS_DIR, build_architecture, sha256_of
@@ -110,6 +111,15 @@ def ladder_context(architecture: str, config: dict, weights: Path) -> dict:
             for widths, flops in zip(network.rungs, network.rung_flops(), strict=True)
         ],
     }
+
+
+def write_start_weights(weights: dict[str, torch.Tensor], output: Path, command: str) -> None:
+    """Weights a training stage starts from that no training made (converted, narrowed), with a summary.json
+    naming the command that made them: a card started from them records it as its earlier stage."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save_file({name: tensor.contiguous() for name, tensor in weights.items()}, str(output))
+    summary = {"recipe": output.stem, "command": command, "steps": 0, "wall_seconds": 0}
+    (output.parent / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
 def write_card(card: dict, weights_dir: Path = WEIGHTS_DIR) -> None:
