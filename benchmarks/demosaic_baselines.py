@@ -64,7 +64,7 @@ import numpy as np
 import torch
 
 from enhance_cli import colour
-from enhance_cli.cfa import phase_preserving_indices
+from enhance_cli.cfa import phase_preserving_indices, site_channels
 from enhance_cli.metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,9 +99,7 @@ def mosaic_rggb(rgb: np.ndarray) -> np.ndarray:
 
 def mosaic_with(rgb: np.ndarray, pattern: str) -> np.ndarray:
     """H x W x 3 -> H x W mosaic whose top-left period is ``pattern`` (4 letters Bayer, 36 X-Trans)."""
-    period = int(round(len(pattern) ** 0.5))
-    channels = np.array(["RGB".index(letter) for letter in pattern]).reshape(period, period)
-    sites = np.tile(channels, (-(-rgb.shape[0] // period), -(-rgb.shape[1] // period)))[: rgb.shape[0], : rgb.shape[1]]
+    sites = site_channels(pattern, rgb.shape[:2])
     return np.take_along_axis(rgb, sites[..., None], axis=-1)[..., 0].astype(np.float32)
 
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import demosaic_baselines as baselines  # noqa: E402
 from parts import run_parts  # noqa: E402
 
-from enhance_cli.develop import Developer, DevelopOptions  # noqa: E402
+from enhance_cli.develop import Developer, DevelopOptions, default_card_for  # noqa: E402
 from enhance_cli.metrics import psnr  # noqa: E402
 from enhance_cli.models.dncnn import fused_dncnn  # noqa: E402
 from enhance_cli.rawio import RawImage, libraw_reference, read_raw  # noqa: E402
@@ -336,7 +336,7 @@ def xtrans_benchmark(limit: int | None) -> dict:
         paths = sorted(image_files(TEST / dataset), key=lambda p: (len(p.stem), p.stem))[:limit]
         for condition in ("clean", "noisy"):
             row = score(developers, tuple(XTRANS_LIBRAW), paths, condition, FUJI_XTRANS)
-            row["model"] = developers["isp"].for_raw(as_raw(np.zeros((6, 6), np.float32), FUJI_XTRANS)).card.name
+            row["model"] = default_card_for("xtrans").name
             row["margin_over_libraw_3_pass"] = round(row["isp"]["psnr"] - row["libraw-xtrans-3-pass"]["psnr"], 2)
             row["images"] = len(paths)
             results[f"{dataset}/{condition}"] = row

@@ -40,8 +40,7 @@ class ColourFilter:
 
     def per_site(self, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """An aligned mosaic's map of ``values`` (one per channel, R, G, B) at each site's colour."""
-        cell = np.asarray(values)[self.channels]
-        return np.tile(cell, (-(-shape[0] // self.period), -(-shape[1] // self.period)))[: shape[0], : shape[1]]
+        return np.asarray(values)[site_channels("".join(self.rows), shape)]
 
     def align(self, mosaic: np.ndarray, pattern: str) -> tuple[np.ndarray, tuple[int, int]]:
         """Pad ``mosaic`` (top-left period ``pattern``) into this layout's phase and to whole periods; also
@@ -116,6 +115,13 @@ def colour_filter(pattern: str) -> ColourFilter:
     return COLOUR_FILTERS[len(pattern)]
 
 
+def site_channels(pattern: str, shape: tuple[int, int]) -> np.ndarray:
+    """The channel (0 R, 1 G, 2 B) of every site of an H x W mosaic whose top-left period is ``pattern``."""
+    period = round(len(pattern) ** 0.5)
+    channels = np.array([CHANNELS.index(letter) for letter in pattern]).reshape(period, period)
+    return np.tile(channels, (-(-shape[0] // period), -(-shape[1] // period)))[: shape[0], : shape[1]]
+
+
 def align_mosaic(mosaic: np.ndarray, pattern: str) -> tuple[np.ndarray, tuple[int, int]]:
     """:meth:`ColourFilter.align` for the pattern's own layout."""
     return colour_filter(pattern).align(mosaic, pattern)
@@ -129,8 +135,5 @@ def phase_preserving_indices(length: int, before: int, period: int, at_least: in
     front = index < 0
     index[front] = index[front] % period  # the same phase in the first period
     back = index >= length
-    if period == 2:  # a mirror: what numpy's reflect padding gives, one period back
-        index[back] = 2 * (length - 1) - index[back]
-    else:
-        index[back] -= period * -(-(index[back] - length + 1) // period)
+    index[back] -= period * -(-(index[back] - length + 1) // period)  # the same phase in the last period
     return index

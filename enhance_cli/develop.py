@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from enhance_cli.cfa import BAYER, ColourFilter, align_mosaic, colour_filter
+from enhance_cli.cfa import align_mosaic, colour_filter
 from enhance_cli.colour_spaces import COLORSPACES, WIDE_FOR_8_BITS, colour_space
 from enhance_cli.dng_opcodes import LIST_TAGS, apply_opcodes, parse_opcode_list
 from enhance_cli.highlights import (
@@ -104,12 +104,9 @@ def balanced_mosaic(raw: RawImage) -> tuple[np.ndarray, tuple[int, int]]:
     periods, white balance applied, clipped at saturation. Also returns (top, left): the rows and columns
     :func:`~enhance_cli.cfa.align_mosaic` added.
     """
-    mosaic, offset = align_mosaic(raw.mosaic, raw.pattern)
-    return np.minimum(mosaic * _site_gains(raw.white_balance, mosaic.shape, colour_filter(raw.pattern)), 1.0), offset
-
-
-def _site_gains(gains: np.ndarray, shape: tuple[int, int], cfa: ColourFilter = BAYER) -> np.ndarray:
-    return cfa.per_site(np.asarray(gains, np.float32), shape)
+    cfa = colour_filter(raw.pattern)
+    mosaic, offset = cfa.align(raw.mosaic, raw.pattern)
+    return np.minimum(mosaic * cfa.per_site(np.asarray(raw.white_balance, np.float32), mosaic.shape), 1.0), offset
 
 
 def white_balance_gains(raw: RawImage, choice: WhiteBalance) -> tuple[np.ndarray, str]:
@@ -229,7 +226,7 @@ class Developer(LoadedModel):
             applied, skipped = applied + done, skipped + left_out
             shading = cfa.align(shading, raw.pattern)[0] if done else None
 
-        balance = _site_gains(gains, sensor.shape, cfa)
+        balance = cfa.per_site(np.asarray(gains, np.float32), sensor.shape)
         if shading is not None:
             balance *= shading
         floors = levels * gains  # each channel's saturation after white balance

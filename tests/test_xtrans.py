@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from enhance_cli.cfa import CHANNELS, XTRANS
+from enhance_cli.cfa import XTRANS, site_channels
 from enhance_cli.cli import app
 from enhance_cli.colour import SRGB_TO_XYZ
 from enhance_cli.imageio import read_image
@@ -35,12 +35,10 @@ def enhance(*args):
 
 def xtrans_dng(path: Path, camera: np.ndarray, saturation: int = WHITE, **options) -> Path:
     """An X-Trans DNG (Fuji's layout) of camera RGB ``camera`` (H x W x 3; 1 = the white level)."""
-    height, width = camera.shape[:2]
-    channels = np.array([CHANNELS.index(letter) for letter in FUJI]).reshape(6, 6)
-    sites = np.tile(channels, (-(-height // 6), -(-width // 6)))[:height, :width]
+    sites = site_channels(FUJI, camera.shape[:2])
     mosaic = np.take_along_axis(camera, sites[..., None], axis=-1)[..., 0]
     samples = np.clip(np.rint(BLACK + mosaic * (WHITE - BLACK)), 0, saturation).astype(np.uint16)
-    return write_dng(path, samples, cfa=tuple(channels.ravel()), repeat=(6, 6), **options)
+    return write_dng(path, samples, cfa=tuple(sites[:6, :6].ravel()), repeat=(6, 6), **options)
 
 
 def develop(path: Path, tmp_path: Path, *args) -> tuple[np.ndarray, dict]:

@@ -26,6 +26,8 @@ class RestorationModel(nn.Module):
     tile_pixels: int = 512 * 512
     # The cross-fade between tiles when the user gives none; None: none where the halo covers the receptive field.
     tile_overlap: int | None = None
+    # How ``forward`` pads an input to ``scale_multiple``: mosaic networks reflect, which keeps a Bayer phase.
+    pad_mode: str = "replicate"
 
     def restore(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
         raise NotImplementedError
@@ -49,7 +51,7 @@ class RestorationModel(nn.Module):
         m = self.scale_multiple
         pad_h, pad_w = -height % m, -width % m
         if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode=self.pad_mode)
         return self.restore(x, level)[..., :height, :width]
 
     def set_level(self, level: float | None) -> None:

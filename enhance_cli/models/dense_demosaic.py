@@ -35,6 +35,7 @@ PLANE_OF_PHASE = (1, 0, 2, 1)
 @register_architecture("dense-demosaic")
 class DenseDemosaic(RestorationModel):
     scale_multiple = 2
+    pad_mode = "reflect"  # keeps the CFA phase
 
     def __init__(self, width: int = 64, depth: int = 15, encoding: str = "srgb", noise_input: bool = False) -> None:
         super().__init__()

@@ -61,13 +61,6 @@ class IspDense(DenseDemosaic):
         self.working_bytes_per_pixel = 4.0 * (2 * width) * 2 + 4.0 * width * 2
         self.tile_pixels = 1024 * 1024
 
-    def forward(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
-        height, width = x.shape[-2:]
-        pad_h, pad_w = -height % self.scale_multiple, -width % self.scale_multiple
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")  # reflect keeps the CFA phase
-        return self.restore(x)[..., :height, :width]
-
     def deeper_layers(self, features: torch.Tensor) -> torch.Tensor:
         """The trunk after its first conv, with the noise path's correction added after ``split`` layers."""
         features = self.trunk[1 : 2 * self.split](features)

@@ -96,6 +96,8 @@ def bilinear_demosaic(mosaic: torch.Tensor) -> torch.Tensor:
 class IspUNet(RestorationModel):
     """Joint demosaick + denoise U-Net; ``hyper`` switches HyperConvolution on per level."""
 
+    pad_mode = "reflect"  # keeps the CFA phase
+
     def __init__(
         self,
         channels: tuple[int, int, int] = (32, 64, 128),
@@ -156,14 +158,6 @@ class IspUNet(RestorationModel):
         # ran at 6.3 / 5.1 / 4.2 / 4.7 / 6.0 s/MP. Smaller tiles run faster per pixel but carry their
         # 128-pixel halo on every side; larger ones outgrow the allocator's reusable heap.
         self.tile_pixels = 1024 * 1024 * 32 // c0
-
-    def forward(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
-        height, width = x.shape[-2:]
-        m = self.scale_multiple
-        pad_h, pad_w = -height % m, -width % m
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")  # reflect keeps the CFA phase
-        return self.restore(x)[..., :height, :width]
 
     def restore(self, x: torch.Tensor, level: torch.Tensor | float | None = None) -> torch.Tensor:
         mosaic = x[:, :1]
