@@ -267,6 +267,8 @@ def _decode(data: bytes) -> Picture:
         if source_format == "png" and data[24] == 16:
             samples, bits = _decode_png16(data), 16
         else:
+            if source_format == "png":
+                _check_png_stream(data)
             orientation = _load(image, orientation)
             (samples, icc), bits = _decode_with_pillow(image, icc), 8
         return _make_picture(samples, bits, orientation, exif, icc, source_format, info)
@@ -369,6 +371,13 @@ def _decode_png16(data: bytes) -> np.ndarray:
     colour = [0] if data[25] in (0, 4) else [2, 1, 0]  # PNG colour types 0 and 4 are grey
     alpha = [channels - 1] if channels in (2, 4) else []
     return decoded[..., colour + alpha]
+
+
+def _check_png_stream(data: bytes) -> None:
+    """Refuse a damaged 8-bit PNG: Pillow decodes a bad checksum, a short or a non-zlib pixel stream into
+    black rows without a word, while libpng (through OpenCV, as for 16 bits) checks every one of them."""
+    if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) is None:
+        raise _Unreadable("truncated file" if b"IEND" not in data[-12:] else "corrupt PNG data")
 
 
 def _png_exif(data: bytes) -> Image.Exif:

@@ -53,9 +53,31 @@ def make_damaged(kind: str, path: Path, pixels: np.ndarray) -> Path:
         path.write_bytes(data)
     elif kind == "tiff cut before its directory":  # Pillow writes the directory after the pixels
         path.write_bytes(first_half(save_with_pillow(path, pixels, format="TIFF", compression="tiff_lzw")))
+    elif kind.startswith(("8-bit png, ", "16-bit png, ")):  # the pixel stream damaged, the chunks still whole
+        png = (
+            save_png16(path, pixels.astype(np.uint16) * 257)
+            if kind.startswith("16")
+            else save_with_pillow(path, pixels, format="PNG")
+        ).read_bytes()
+        path.write_bytes(with_damaged_idat(png, kind.split(", ")[1]))
     elif kind == "too many pixels":  # Pillow warns between its limit and twice that, and refuses above
         path.write_bytes(png_claiming(30_000, MAX_PIXELS // 30_000 + 1))
     return path
+
+
+def with_damaged_idat(png: bytes, damage: str) -> bytes:
+    """``png`` (one IDAT chunk) with its pixel stream damaged; the chunk's CRC is recomputed to match."""
+    start = png.index(b"IDAT") - 4
+    (length,) = struct.unpack(">I", png[start : start + 4])
+    stream = bytearray(png[start + 8 : start + 8 + length])
+    if damage == "a flipped byte":
+        stream[len(stream) // 2] ^= 0xFF
+    elif damage == "half the rows":
+        rows = zlib.decompress(bytes(stream))
+        stream = bytearray(zlib.compress(rows[: len(rows) // 2]))
+    else:  # not zlib at all
+        stream = bytearray(len(stream))
+    return png[:start] + png_chunk(b"IDAT", bytes(stream)) + png[start + 12 + length :]
 
 
 def assert_one_plain_line(message: str, path: Path) -> None:
@@ -94,6 +116,11 @@ def test_damaged_metadata_is_read_past_quietly(tmp_path, capfd, recwarn, pixels,
         ("tiff with garbled pixel data", "corrupt image data"),
         ("tiff cut before its directory", "truncated, damaged or unsupported TIFF file"),
         ("too many pixels", "image too large"),
+        *(
+            (f"{depth} png, {damage}", "corrupt PNG data")
+            for depth in ("8-bit", "16-bit")
+            for damage in ("a flipped byte", "half the rows", "a stream that is not zlib")
+        ),
     ],
 )
 def test_unreadable_files_fail_in_one_plain_line_and_quietly(tmp_path, capfd, recwarn, pixels, kind, reason):
