@@ -198,6 +198,16 @@ def learning_rate(recipe: Recipe, step: int) -> float:
     return recipe.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def parameter_groups(model: nn.Module, recipe: Recipe) -> list[dict]:
+    """The trainable parameters, grouped by ``recipe.lr_scales`` (the rest at scale 1)."""
+    groups = [{"params": [], "scale": float(scale)} for _, scale in recipe.lr_scales] + [{"params": [], "scale": 1.0}]
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            chosen = next((i for i, (prefixes, _) in enumerate(recipe.lr_scales) if name.startswith(prefixes)), -1)
+            groups[chosen]["params"].append(parameter)
+    return [group for group in groups if group["params"]]
+
+
 def train(
     recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path | None = None, minutes: float | None = None
 ) -> Path:
@@ -221,7 +231,7 @@ def train(
     if recipe.trainable:  # a later stage trains part of the network; the rest stays as the earlier stage left it
         for name, parameter in model.named_parameters():
             parameter.requires_grad_(name.startswith(recipe.trainable))
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=recipe.lr)
+    optimizer = torch.optim.Adam(parameter_groups(model, recipe), lr=recipe.lr)
     rng = np.random.default_rng(recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed)
     step, elapsed, threads_used = 0, 0.0, torch.get_num_threads()
@@ -259,7 +269,7 @@ def train(
     deadline = time.time() + 60 * minutes if minutes else math.inf
     while step < recipe.steps:
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(recipe, step)
+            group["lr"] = learning_rate(recipe, step) * group.get("scale", 1.0)  # runs from before scales have none
         clean = sampler.sample(recipe.patches_per_step, rng)
         loss = objective(model, clean, recipe, rng, generator)
         optimizer.zero_grad(set_to_none=True)
