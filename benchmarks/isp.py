@@ -5,6 +5,7 @@
     python benchmarks/isp.py speed --threads 2 --update-card     # 24 MP vs DnCNN-17x64, same process
     python benchmarks/isp.py scaling --threads 2 --update-card   # whole CLI: s/Mpix and peak RSS, 1-24 MP
     python benchmarks/isp.py xtrans --threads 2 --update-card    # synthetic X-Trans DNGs: isp vs LibRaw
+    python benchmarks/isp.py cli --threads 2 --update-card       # 12 MP: enhance isp vs rawpy AHD + PNG
 
 Quality protocol (a RAW file holds linear light): 8-bit sRGB test image -> exact inverse sRGB curve ->
 RGGB mosaic -> (noisy: shot + read noise, variance = SHOT x signal + READ, fixed seed per image) ->
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -326,6 +328,61 @@ def scaling_benchmark(sizes: list[float]) -> dict:
     return rows
 
 
+# rawpy's default development (AHD, camera white balance, sRGB, 16 bits) written by the same PNG writer as ours:
+# the floor a command-line RAW developer in Python reaches.
+RAWPY_DEVELOP = """
+import sys, numpy, rawpy
+from enhance_cli.imageio import Picture, write_image
+with rawpy.imread(sys.argv[1]) as raw:
+    pixels = raw.postprocess(demosaic_algorithm=rawpy.DemosaicAlgorithm.AHD, use_camera_wb=True, output_bps=16)
+picture = Picture(pixels.astype(numpy.float32) / 65535, None, 16, None, None, "png")
+write_image(sys.argv[2], picture, overwrite=True)
+"""
+
+
+def cli_benchmark(megapixels: float = 12.0) -> dict:
+    """Wall time of the whole ``enhance isp`` command on a synthetic DNG, beside a process that develops the same
+    file with rawpy's AHD and writes it with the same PNG writer; each command once to warm the caches, then
+    the better of two runs."""
+    threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / f"{megapixels:g}mp.dng"
+        baselines.mosaic_to_dng(synthetic_raw(megapixels).mosaic, source)
+        report = Path(folder) / "report.json"
+        commands = {
+            "enhance isp": [
+                str(Path(sys.executable).with_name("enhance")),
+                *("isp", str(source), "-o", str(Path(folder) / "isp.png"), "--overwrite", "-q"),
+                *("--threads", str(threads), "--report", str(report)),
+            ],
+            "rawpy AHD + PNG": [sys.executable, "-c", RAWPY_DEVELOP, str(source), str(Path(folder) / "ahd.png")],
+        }
+        seconds = {}
+        for name, command in commands.items():
+            environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+            runs = []
+            for _ in range(3):
+                started = time.perf_counter()
+                subprocess.run(command, check=True, env=environment)
+                runs.append(time.perf_counter() - started)
+            seconds[name] = min(runs[1:])
+        document = json.loads(report.read_text())
+    entry = document["images"][0]
+    pixels = entry["width"] * entry["height"] / 1e6
+    result = {
+        "image": f"{entry['width']}x{entry['height']} synthetic DNG (the sample's mosaic tiled)",
+        "threads": threads,
+        "seconds": {name: round(value, 2) for name, value in seconds.items()},
+        "seconds_per_megapixel": {name: round(value / pixels, 3) for name, value in seconds.items()},
+        "ratio": round(seconds["enhance isp"] / seconds["rawpy AHD + PNG"], 2),
+        "isp_stages": entry["seconds"],
+        "peak_rss_gib": round(document["peak_rss_bytes"] / 2**30, 2),
+        "model": entry.get("model"),
+    }
+    print(result)
+    return result
+
+
 def xtrans_benchmark(limit: int | None) -> dict:
     """The protocol of ``quality`` with the mosaics in Fuji's X-Trans layout: ``enhance isp``'s developer (which
     sends them to the X-Trans model) against LibRaw's X-Trans demosaicking (Markesteijn's, 3 and 1 passes:
@@ -373,7 +430,7 @@ def update_cards(results: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "part", choices=["quality", "real", "speed", "scaling", "pictures", "xtrans", "validation", "all"]
+        "part", choices=["quality", "real", "speed", "scaling", "pictures", "xtrans", "cli", "validation", "all"]
     )
     parser.add_argument(
         "--models", nargs="+", default=list(OURS), help="validation: registry names or runs/R/R.safetensors files"
@@ -393,6 +450,7 @@ def main() -> None:
         "scaling": lambda: scaling_benchmark([1, 4, 12, 24]),
         "pictures": pictures_benchmark,
         "xtrans": lambda: xtrans_benchmark(args.limit),
+        "cli": cli_benchmark,
     }
     if args.part == "validation":  # chooses between candidates; never part of "all"
         parts = {"validation": lambda: validation_benchmark(args.models, args.limit, args.mosaic)}
