@@ -32,13 +32,20 @@ def image_files(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list
 
 
 def find_inputs(
-    arguments: list[str], recursive: bool, command: str, suffixes: frozenset[str] = IMAGE_SUFFIXES
+    arguments: list[str],
+    recursive: bool,
+    command: str,
+    suffixes: frozenset[str] = IMAGE_SUFFIXES,
+    output: str | None = None,
 ) -> list[tuple[str, Path | None]]:
     """Expand arguments to (image, the directory argument it came from) pairs.
 
-    Directory scans skip hidden files and earlier results of the same command (``*_<command>.*``),
-    so running a command twice on a folder does not feed it its own outputs.
+    Directory scans skip hidden files, earlier results of the same command (``*_<command>.*``) and
+    anything inside the ``output`` folder, so running a command twice does not feed it its own outputs.
     """
+    if "" in arguments:  # Path("") is the current folder: an unset shell variable would process all of it
+        raise UsageError("an input name is empty ('')")
+    outputs = Path(_key(output)) if output not in (None, STDIO) else None
     found: list[tuple[str, Path | None]] = []
     for argument in arguments:
         path = Path(argument)
@@ -52,6 +59,7 @@ def find_inputs(
                 and child.suffix.lower() in suffixes
                 and not any(part.startswith(".") for part in child.relative_to(path).parts)
                 and not child.stem.endswith(f"_{command}")
+                and not (outputs and outputs in Path(_key(str(child))).parents)
             ):
                 found.append((str(child), path))
     return found
@@ -80,7 +88,9 @@ def plan_jobs(
 
     Directory arguments contribute their files whose suffix is in ``suffixes``.
     """
-    inputs = find_inputs(arguments, recursive, command, suffixes)
+    if output == "":
+        raise UsageError("-o is empty (''); give a file, a folder or - for stdout")
+    inputs = find_inputs(arguments, recursive, command, suffixes, output)
     if arguments.count(STDIO) > 1:
         raise UsageError("stdin (-) can be given only once")
     to_directory = output_is_directory(output, arguments, len(inputs))

@@ -81,3 +81,20 @@ def test_several_inputs_with_a_file_name_are_a_usage_error(images, tmp_path):
     with pytest.raises(UsageError, match="names a file"):
         plan_jobs([str(images / "a.png"), str(images / "b.jpg")], str(tmp_path / "x.png"), "restore")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_an_empty_input_name_is_a_usage_error_not_the_current_folder(images, monkeypatch):
+    monkeypatch.chdir(images)  # Path("") is "."; an unset shell variable must not process the folder
+    with pytest.raises(UsageError, match="empty"):
+        plan_jobs([""], None, "restore")
+    with pytest.raises(UsageError, match="empty"):
+        plan_jobs(["a.png"], "", "restore")
+
+
+def test_an_output_folder_inside_the_input_tree_is_not_read_again(images):
+    outputs = images / "out"
+    (outputs / "sub").mkdir(parents=True)
+    (outputs / "a.png").write_bytes(b"")  # an earlier run's results
+    (outputs / "sub" / "c.png").write_bytes(b"")
+    jobs = plan_jobs([str(images)], str(outputs) + "/", "restore", recursive=True)
+    assert sorted(Path(j.source).relative_to(images).as_posix() for j in jobs) == ["a.png", "b.jpg", "sub/c.png"]
