@@ -232,7 +232,7 @@ def run_work(work: Work, inputs: list[str]) -> int:
     finally:
         if pool is not None:
             pool.close()
-    return 0 if all(record["ok"] for record in records) else 1
+    return 0 if all(record["ok"] for record in records) and not runner.report_failed else 1
 
 
 def _no_progress(done: int, total: int) -> None:
@@ -278,7 +278,9 @@ def _plan(inputs: list[str], options: BatchOptions, command: str, suffixes: froz
             f"{' and '.join(sorted(formats))} (an input's JPEG quality is --level)"
         )
     if options.report is not None:
-        check_report_path(options.report)
+        check_report_path(
+            options.report, [file for job in jobs for file in (job.source, job.output)], options.overwrite
+        )
     if any(job.output == STDIO for job in jobs) and sys.stdout.isatty():
         raise UsageError("refusing to write image data to a terminal; redirect it (> out.png) or give -o FILE")
     return jobs

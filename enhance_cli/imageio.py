@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 import struct
 import sys
 import warnings
@@ -725,13 +726,27 @@ def _attach_sub_ifds(data: bytes, sub_ifds: dict[int, dict]) -> bytes:
     return bytes(result)
 
 
+def _is_special_file(path: Path) -> bool:
+    """An existing device, pipe or socket (following links): not a regular file, not a folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def _refuse_existing(path: Path, overwrite: bool) -> None:
     if not overwrite and os.path.lexists(path):
         raise FileExistsError(errno.EEXIST, "file exists")
 
 
 def _write_atomically(path: Path, data: bytes, overwrite: bool) -> None:
-    """Write next to the target under a hidden temporary name, then rename it over the target."""
+    """Write next to the target under a hidden temporary name, then rename it over the target; a device or a
+    pipe (``/dev/null``, a FIFO) is written to directly instead, since renaming over it would replace it."""
+    if _is_special_file(path):
+        with open(path, "wb") as stream:
+            stream.write(data)
+        return
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     descriptor = os.open(temporary, flags, 0o666)  # 0o666 so the umask decides, as for any new file

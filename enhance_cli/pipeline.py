@@ -108,6 +108,7 @@ class Runner:
         self.console = Console(stderr=True, quiet=options.quiet)  # progress, notices, summary
         self.errors = Console(stderr=True, highlight=False, soft_wrap=True)  # never silenced
         self.written: set[str] = set()
+        self.report_failed = False  # the images are done, but the run must not exit 0 without its report
 
     def run(self, jobs: list[Job], pool: WorkerPool | None = None) -> list[dict[str, Any]]:
         """Process every job (several at once in ``pool``'s processes, if given); return one report record
@@ -149,10 +150,17 @@ class Runner:
                     progress.advance(images)
             total = time.perf_counter() - started + self.options.setup_seconds
             if self.options.report:
-                write_report(self.options.report, records, total, self.options.setup_seconds)
+                self._write_report(records, total)
         if jobs:
             print_summary(self.console, records, total, self.options.setup_seconds)
         return records
+
+    def _write_report(self, records: list[dict[str, Any]], total: float) -> None:
+        try:
+            write_report(self.options.report, records, total, self.options.setup_seconds)
+        except OSError as error:
+            self.report_failed = True
+            self.errors.print(f"[red]error[/]: --report {escape(str(self.options.report))}: {describe_os_error(error)}")
 
     def run_one(self, job: Job, tile_progress: Callable[[int, int], None]) -> dict[str, Any]:
         options = self.options

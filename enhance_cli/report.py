@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from enhance_cli.paths import UsageError
+from enhance_cli.paths import STDIO, UsageError
 
 
 def peak_rss_bytes() -> int:
@@ -20,10 +20,18 @@ def peak_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 
 
-def check_report_path(path: Path) -> None:
-    """Refuse, before any work, a report path that cannot be written (raises UsageError)."""
+def check_report_path(path: Path, files: list[str] = (), overwrite: bool = False) -> None:
+    """Refuse, before any work, a report path that cannot or must not be written (raises UsageError): the
+    rules of outputs, so it is never one of the run's ``files`` (inputs and outputs), never an existing file
+    without ``overwrite``, never a device or a pipe."""
     if path.is_dir():
         raise UsageError(f"--report {path}: is a directory; give a file name such as run.json")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"--report {path}: not a regular file")
+    if _resolved(path) in {_resolved(Path(file)) for file in files if file != STDIO}:
+        raise UsageError(f"--report {path}: is an input or an output of this run; give another name")
+    if path.exists() and not overwrite:
+        raise UsageError(f"--report {path}: file exists (use --overwrite)")
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # the report creates missing folders: the nearest existing one must take them
@@ -31,6 +39,13 @@ def check_report_path(path: Path) -> None:
         raise UsageError(f"--report {path}: {folder} is not a directory")
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"--report {path}: permission denied")
+
+
+def _resolved(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except OSError:
+        return os.path.abspath(path)
 
 
 def write_report(path: Path, records: list[dict[str, Any]], total_seconds: float, setup_seconds: float = 0.0) -> None:

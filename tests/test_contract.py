@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,12 +73,28 @@ def test_several_inputs_with_a_file_name_for_output_are_a_usage_error(tmp_path, 
 
 @pytest.mark.parametrize(
     "case",
-    ["report-is-a-folder", "report-under-a-file", "bits-16-jpeg", "quality-with-png", "no-raw-files"],
+    [
+        "report-is-a-folder",
+        "report-under-a-file",
+        "report-is-the-input",
+        "report-is-the-output",
+        "report-exists",
+        "report-is-a-device",
+        "bits-16-jpeg",
+        "quality-with-png",
+        "no-raw-files",
+    ],
 )
 def test_usage_errors_come_before_any_work(tmp_path, small_png, case):
     out = tmp_path / "out.png"
     (tmp_path / "afile").write_text("x")
+    before = small_png.read_bytes()
+    restore = ["restore", "--level", "25", small_png, "-o", out]
     command = {
+        "report-is-the-input": [*restore, "--report", small_png, "--overwrite"],
+        "report-is-the-output": [*restore, "--report", out, "--overwrite"],
+        "report-exists": [*restore, "--report", tmp_path / "afile"],
+        "report-is-a-device": [*restore, "--report", "/dev/null", "--overwrite"],
         "report-is-a-folder": ["restore", "--level", "25", small_png, "-o", out, "--report", tmp_path],
         "report-under-a-file": [
             "restore",
@@ -98,6 +115,15 @@ def test_usage_errors_come_before_any_work(tmp_path, small_png, case):
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists() and not (tmp_path / "out.jpg").exists()
     assert not list(tmp_path.rglob("*.part")) and not list(small_png.parent.glob("*_isp.png"))
+    assert small_png.read_bytes() == before and (tmp_path / "afile").read_text() == "x"
+    assert Path("/dev/null").is_char_device()
+
+
+def test_an_output_that_is_a_device_is_written_to_not_replaced(small_png):
+    result = enhance("restore", "--level", "25", small_png, "-o", "/dev/null", "--format", "png", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert Path("/dev/null").is_char_device()
+    assert not list(Path("/dev").glob(".null.*.part"))
 
 
 # --- the level reported is the level used -----------------------------------------------------------------------
@@ -265,3 +291,12 @@ def test_an_output_folder_that_cannot_be_made_is_one_plain_line(small_png, tmp_p
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"error: {tmp_path / 'afile' / 'sub' / 'out.png'}: cannot create its folder")
     assert "Errno" not in line and "'" not in line
+
+
+def test_a_report_that_cannot_be_written_after_the_work_is_one_line_and_exit_1(small_png, tmp_path):
+    result = enhance("restore", "--level", "25", small_png, "-o", tmp_path / "o.png", "--report", "/proc/r.json")
+    assert result.exit_code == 1, result.output
+    assert [line for line in result.stderr.splitlines() if line.startswith("error: ")] == [
+        "error: --report /proc/r.json: no such file or directory"
+    ]
+    assert "Traceback" not in result.output and (tmp_path / "o.png").exists()
