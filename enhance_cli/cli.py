@@ -626,6 +626,14 @@ def isp(
             "of their own (those are always applied).",
         ),
     ] = LensMode.off,
+    raw_guess: Annotated[
+        bool,
+        typer.Option(
+            "--raw-guess",
+            help="Develop a headerless sensor dump (no RAW header) from the layout LibRaw guesses by its file "
+            "size; without it such files are refused, since size, bit depth and colours would all be guesses.",
+        ),
+    ] = False,
     output: Output = None,
     format: Format = None,
     bits: Annotated[
@@ -688,6 +696,7 @@ def isp(
         colorspace=colorspace.value,
         denoise=denoise,
         lens=lens.value,
+        size_guess=raw_guess,
     )
 
     options = _batch_options(

@@ -150,7 +150,7 @@ class DevelopWork(Work):
 
         if source == STDIO:
             raise RawError("<stdin>: isp reads RAW files by path; stdin is not supported")
-        return read_raw(source)
+        return read_raw(source, self.develop.size_guess)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class DevelopOptions:
     colorspace: str = "srgb"
     denoise: float = 1.0  # scales the noise level the network is told: 0 demosaicks only, 2 denoises twice as hard
     lens: str = "off"  # auto: lensfun's corrections where the file has no DNG correction opcodes
+    size_guess: bool = False  # read headerless sensor dumps by the layout LibRaw guesses from their size
 
     def check(self) -> None:
         """ValueError, in words, for an option out of its range."""

@@ -142,12 +142,21 @@ class RawImage:
 # --- reading -------------------------------------------------------------------------------------------
 
 
-def read_raw(path: Path | str) -> RawImage:
-    """Read a camera RAW file into a :class:`RawImage`; raises :class:`RawError` for anything else."""
+def read_raw(path: Path | str, size_guess: bool = False) -> RawImage:
+    """Read a camera RAW file into a :class:`RawImage`; raises :class:`RawError` for anything else.
+
+    A file without a header that LibRaw identifies by its size alone (a bare sensor dump) is refused unless
+    ``size_guess``: its dimensions, bit depth and colour layout would all be guesses.
+    """
     name = str(path)
     _check_readable(Path(path), name)
     notes: list[str] = []
     try:
+        if not size_guess and _identified_by_size(Path(path)):
+            raise RawError(
+                f"{name}: no RAW header; LibRaw would guess the sensor layout from the file size alone "
+                "(--raw-guess develops it anyway)"
+            )
         with quiet_libraries(), rawpy.imread(name) as raw:
             sizes = raw.sizes  # known after open, before anything is decoded
             if sizes.raw_height * sizes.raw_width > MAX_PIXELS:
@@ -181,6 +190,41 @@ def read_raw(path: Path | str) -> RawImage:
         baseline_exposure=tiff.baseline_exposure if tiff is not None else 0.0,
         opcode_lists=tiff.opcode_lists if tiff is not None else {},
     )
+
+
+# How the containers LibRaw reads by their header begin (TIFF-based RAWs and DNG, Olympus, Panasonic, Canon CRW,
+# Fuji, Minolta, Sigma, ISO media such as CR3): no size guess is involved. CRW must be listed: its directory is
+# found from the end of the file, so the test below would fail it.
+_RAW_HEADERS = (
+    b"II*\0",
+    b"MM\0*",
+    b"IIRO",
+    b"IIRS",
+    b"MMOR",
+    b"IIU\0",
+    b"II\x1a\0\0\0HEAPCCDR",
+    b"FUJIFILM",
+    b"\0MRM",
+    b"FOVb",
+)
+
+
+def _identified_by_size(path: Path) -> bool:
+    """Whether LibRaw knows the file only by its size: it reads it, but one byte more and it would not."""
+    with path.open("rb") as stream:
+        head = stream.read(16)
+    if head.startswith(_RAW_HEADERS) or head[4:8] == b"ftyp":
+        return False
+    data = path.read_bytes()
+
+    def readable(candidate: bytes) -> bool:
+        try:
+            with quiet_libraries(), rawpy.imread(BytesIO(candidate)):
+                return True
+        except rawpy.LibRawError:
+            return False
+
+    return readable(data) and not readable(data + b"\0")
 
 
 def _check_readable(path: Path, name: str) -> None:

@@ -465,3 +465,25 @@ def test_real_libraw_reference():
     reference = libraw_reference(RAW_DATA / "RAW_KODAK_DC50.KDC", "PPG")
     assert reference.shape == (512, 768, 3) and reference.dtype == np.float32
     assert 0 <= reference.min() and reference.max() <= 1
+
+
+def test_a_headerless_sensor_dump_is_refused_unless_the_size_guess_is_asked_for(tmp_path):
+    """LibRaw takes a file of 786,432 bytes with no header for a 1024x768 camera of its size table; a
+    768x512 14-bit crop of a Nikon came out as a wrong image with exit 0."""
+    dump = tmp_path / "sensor.raw"
+    dump.write_bytes(np.random.default_rng(0).integers(0, 2**14, 786_432 // 2, dtype="<u2").tobytes())
+    with pytest.raises(RawError, match=r"sensor\.raw: no RAW header; .*--raw-guess"):
+        read_raw(dump)
+    assert read_raw(dump, size_guess=True).mosaic.shape == (768, 1024)
+    (tmp_path / "notes.txt").write_text("no RAW at all")
+    with pytest.raises(RawError, match="not a camera RAW file"):
+        read_raw(tmp_path / "notes.txt")
+
+
+@needs_real_files
+def test_the_real_headerless_dumps_are_refused_and_real_files_are_not():
+    for dump in sorted((RAW_DATA / "headerless").glob("*.raw")):
+        with pytest.raises(RawError, match="no RAW header"):
+            read_raw(dump)
+    for path in ("RAW_CANON_D30_SRGB.CRW", "RAW_KODAK_DC50.KDC", "tinydng_colorchart.dng"):
+        read_raw(RAW_DATA / path)
