@@ -54,7 +54,7 @@ def connect(address: str):
 
 def check_storage(client, jobs: list[Job]) -> None:
     """Refuse a batch some worker cannot read the first input of, or write beside the first output."""
-    first = next((_absolute(job) for job in jobs if not job.problem), None)
+    first = next((_absolute(job) for job in jobs if not job.problem and not job.skipped), None)
     if first is None:
         return
     seen = client.run(_sees, first.source, str(Path(first.output).parent))

@@ -267,8 +267,11 @@ def _plan(inputs: list[str], options: BatchOptions, command: str, suffixes: froz
     """The jobs of one command run, with the thread count set; every usage error is raised here, before
     any model is loaded or image read."""
     jobs = plan_jobs(inputs, options.output, command, options.format, options.recursive, suffixes)
-    if not jobs:
-        raise UsageError(f"no {found} found in {' '.join(inputs)}")
+    if all(job.skipped for job in jobs):
+        several = len(jobs) > 1
+        raws = f" ({len(jobs)} camera RAW file{'s' * several}: develop {'them' if several else 'it'} with enhance isp)"
+        raws = raws if jobs else ""
+        raise UsageError(f"no {found} found in {' '.join(inputs)}{raws}")
     formats = {job.format for job in jobs}
     if options.bits == 16 and formats & {"jpeg", "webp"}:
         raise UsageError(f"--bits 16 needs png or tiff, not {' or '.join(sorted(formats & {'jpeg', 'webp'}))}")

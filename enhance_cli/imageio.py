@@ -410,11 +410,17 @@ def _tolerant_exif(read: Callable[[], Image.Exif]) -> Image.Exif:
         return Image.Exif()
 
 
+RAW_FOR_ISP = "a camera RAW file; develop it with enhance isp"
+_RAW_PHOTOMETRICS = (tifffile.PHOTOMETRIC.CFA, tifffile.PHOTOMETRIC.LINEAR_RAW)
+
+
 def _decode_tiff(data: bytes) -> Picture:
     with tifffile.TiffFile(BytesIO(data)) as tiff:
         if not tiff.pages:  # the first image directory lies beyond the end
             raise _Unreadable("truncated, damaged or unsupported TIFF file")
         page = tiff.pages[0]
+        if 50706 in page.tags or page.photometric in _RAW_PHOTOMETRICS:  # DNGVersion; a colour-filter mosaic
+            raise _Unreadable(RAW_FOR_ISP)
         _check_size(page.imagewidth, page.imagelength)
         _refuse_frames(_count_full_pages(tiff), "multi-page TIFF", unit="page")
         if _ends_beyond(page, len(data)):

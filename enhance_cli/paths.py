@@ -6,10 +6,19 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from enhance_cli.imageio import IMAGE_SUFFIXES, format_for_path
+from enhance_cli.imageio import IMAGE_SUFFIXES, RAW_FOR_ISP, format_for_path
 
 STDIO = "-"
 EXTENSIONS = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg", "webp": ".webp"}
+RAW_SUFFIXES = frozenset(
+    {
+        ".3fr", ".ari", ".arw", ".bay", ".cap", ".cr2", ".cr3", ".crw", ".dcr", ".dcs", ".dng", ".drf",
+        ".eip", ".erf", ".fff", ".iiq", ".k25", ".kdc", ".mdc", ".mef", ".mos", ".mrw", ".nef", ".nrw",
+        ".orf", ".ori", ".pef", ".ptx", ".pxn", ".r3d", ".raf", ".raw", ".rw2", ".rwl", ".rwz", ".sr2",
+        ".srf", ".srw", ".sti", ".x3f",
+    }
+)  # fmt: skip
+"""Lower-case extensions of the camera RAW formats LibRaw reads (some, such as X3F, only to refuse them)."""
 
 
 class UsageError(ValueError):
@@ -24,6 +33,7 @@ class Job:
     output: str
     format: str
     problem: str | None = None  # why this job fails without running (no such input, an output clash)
+    skipped: str | None = None  # why a file found in a folder is passed over (a RAW file given to a photo command)
 
 
 def image_files(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
@@ -56,7 +66,7 @@ def find_inputs(
         for child in sorted(path.glob(pattern)):
             if (
                 child.is_file()
-                and child.suffix.lower() in suffixes
+                and child.suffix.lower() in suffixes | RAW_SUFFIXES  # RAW files are named, then passed over
                 and not any(part.startswith(".") for part in child.relative_to(path).parts)
                 and not child.stem.endswith(f"_{command}")
                 and not (outputs and outputs in Path(_key(str(child))).parents)
@@ -122,7 +132,11 @@ def plan_jobs(
         else:
             path = Path(source)
             target, job_format = str(path.with_name(f"{path.stem}_{command}{extension}")), format or "png"
-        jobs.append(Job(source, target, job_format))
+        raw = Path(source).suffix.lower() in RAW_SUFFIXES - suffixes
+        if raw and root is None:  # named on the command line: a mistake worth a failure
+            jobs.append(Job(source, target, job_format, problem=RAW_FOR_ISP))
+        else:
+            jobs.append(Job(source, target, job_format, skipped=RAW_FOR_ISP if raw else None))
     return _with_problems(jobs)
 
 
@@ -132,10 +146,11 @@ def _names_a_new_file(output: str) -> bool:
 
 
 def _with_problems(jobs: list[Job]) -> list[Job]:
-    """Mark the jobs that must fail before any work: a missing input, an output that is the input itself,
+    """Mark the jobs that must fail before any work: a missing input, a RAW file named to a photo command,
+    an output that is the input itself,
     or an output that another input of the run would also write (all of them fail: none can be trusted,
     and a later run must not mistake one input's result for another's)."""
-    keys = [None if job.output == STDIO else _key(job.output) for job in jobs]  # each path resolved once
+    keys = [None if job.output == STDIO or job.skipped or job.problem else _key(job.output) for job in jobs]
     claims: dict[str, list[Job]] = {}
     for job, key in zip(jobs, keys, strict=True):
         if key is not None:
@@ -143,8 +158,12 @@ def _with_problems(jobs: list[Job]) -> list[Job]:
     planned = []
     for job, key in zip(jobs, keys, strict=True):
         problem = None
-        if job.source != STDIO and not Path(job.source).exists():
+        if job.skipped:
+            pass
+        elif job.source != STDIO and not Path(job.source).exists():
             problem = "no such file or directory"
+        elif job.problem:
+            problem = job.problem
         elif job.source != STDIO and key is not None and _key(job.source) == key:
             problem = f"the output {job.output} is the input itself; refusing to overwrite an input"
         elif key is not None and len(claims[key]) > 1:

@@ -169,10 +169,14 @@ class Runner:
         try:
             if job.problem:
                 raise JobRefused(job.problem)
+            if job.skipped:
+                self.console.print(f"[yellow]skip[/]: {escape(job.source)}: {escape(job.skipped)}", soft_wrap=True)
+                record.update(ok=True, skipped=True, reason=job.skipped)
+                return record
             self._check_output(job)
             if job.output != STDIO and Path(job.output).exists() and not options.write.overwrite:
                 self.console.print(f"[yellow]skip[/]: {escape(job.output)} exists (use --overwrite)", soft_wrap=True)
-                record.update(ok=True, skipped=True)
+                record.update(ok=True, skipped=True, reason="output exists")
                 return record
             source = self.reader(job.source)
             read_done = time.perf_counter()

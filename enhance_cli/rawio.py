@@ -47,17 +47,8 @@ from PIL.TiffImagePlugin import IFDRational
 from .cfa import align_mosaic, colour_filter
 from .colour import SRGB_TO_XYZ, camera_to_srgb_from_xyz, linear_to_srgb
 from .imageio import MAX_PIXELS, ORIENTATION, ImageError, describe_os_error, quiet_libraries, upright
+from .paths import RAW_SUFFIXES  # noqa: F401  (where isp looks for RAW files)
 from .white_balance import grey_edge_gains
-
-RAW_SUFFIXES = frozenset(
-    {
-        ".3fr", ".ari", ".arw", ".bay", ".cap", ".cr2", ".cr3", ".crw", ".dcr", ".dcs", ".dng", ".drf",
-        ".eip", ".erf", ".fff", ".iiq", ".k25", ".kdc", ".mdc", ".mef", ".mos", ".mrw", ".nef", ".nrw",
-        ".orf", ".ori", ".pef", ".ptx", ".pxn", ".r3d", ".raf", ".raw", ".rw2", ".rwl", ".rwz", ".sr2",
-        ".srf", ".srw", ".sti", ".x3f",
-    }
-)  # fmt: skip
-"""Lower-case extensions of the camera RAW formats LibRaw reads (some, such as X3F, only to refuse them)."""
 
 DEMOSAIC_ALGORITHMS = ("LINEAR", "VNG", "PPG", "AHD", "DCB", "DHT", "AAHD")
 """LibRaw's demosaicing algorithms :func:`libraw_reference` can use, by rawpy's names."""

@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from enhance_cli.paths import STDIO, UsageError
+from enhance_cli.paths import RAW_FOR_ISP, STDIO, UsageError
 
 
 def peak_rss_bytes() -> int:
@@ -77,7 +77,7 @@ def print_summary(
         table.add_column(column, justify="left" if column in ("input", "result") else "right", overflow="fold")
     for r in records:
         if r.get("skipped"):
-            result = "[yellow]skipped (exists)[/]"
+            result = f"[yellow]skipped ({'RAW' if r.get('reason') == RAW_FOR_ISP else 'exists'})[/]"
         elif r["ok"]:
             result = "[green]ok[/]"
         else:

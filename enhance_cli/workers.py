@@ -57,7 +57,7 @@ def plan_workers(jobs: list[Job], workers: int | None = None, threads: int | Non
     anything else runs in this process on every core.
     """
     total = threads or available_cores()
-    runnable = [job for job in jobs if not job.problem]
+    runnable = [job for job in jobs if not job.problem and not job.skipped]
     if any(STDIO in (job.source, job.output) for job in jobs):
         return WorkerPlan(1, total)  # a stream is read or written by this process
     if workers is None:

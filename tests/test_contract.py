@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from enhance_cli.cli import app
 from enhance_cli.jpeg_quality import quality_from_tables
-from tests.conftest import ROOT, shared_data
+from tests.conftest import ROOT, SAMPLE_RAW, shared_data
 
 runner = CliRunner()
 
@@ -300,3 +300,34 @@ def test_a_report_that_cannot_be_written_after_the_work_is_one_line_and_exit_1(s
         "error: --report /proc/r.json: no such file or directory"
     ]
     assert "Traceback" not in result.output and (tmp_path / "o.png").exists()
+
+
+# --- camera RAW files given to the photo commands ---------------------------------------------------------------
+
+
+def test_a_raw_file_named_to_a_photo_command_fails_naming_isp(tmp_path):
+    renamed = tmp_path / "chart.tif"  # a DNG is a TIFF: found by its content, whatever its name
+    renamed.write_bytes(SAMPLE_RAW.read_bytes())
+    for source in (SAMPLE_RAW, renamed):
+        result = enhance("restore", "--level", "10", source, "-o", tmp_path / "o.png", "-q")
+        assert result.exit_code == 1
+        assert result.stderr == f"error: {source}: a camera RAW file; develop it with enhance isp\n"
+        assert not (tmp_path / "o.png").exists()
+
+
+def test_raw_files_in_a_folder_are_listed_as_skipped_not_dropped(tmp_path, small_png):
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    shutil.copy(SAMPLE_RAW, folder / "chart.dng")
+    shutil.copy(small_png, folder / "chart.png")  # same stem: the skipped DNG must not clash with its output
+    report = tmp_path / "r.json"
+    result = enhance("restore", "--level", "10", folder, "-o", tmp_path / "out/", "--report", report)
+    assert result.exit_code == 0, result.output
+    assert f"skip: {folder / 'chart.dng'}: a camera RAW file; develop it with enhance isp" in result.stderr
+    records = {Path(r["input"]).name: r for r in json.loads(report.read_text())["images"]}
+    assert records["chart.dng"]["skipped"] and "enhance isp" in records["chart.dng"]["reason"]
+    assert records["chart.png"]["ok"] and not records["chart.png"].get("skipped")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["chart.png"]
+    (folder / "chart.png").unlink()
+    result = enhance("restore", "--level", "10", folder)
+    assert result.exit_code == 2 and "1 camera RAW file: develop it with enhance isp" in result.stderr
