@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -116,6 +117,8 @@ def parse_memory(text: str | None) -> int | None:
         value = float(number)
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a size like 100M or 1G", param_hint="--memory") from None
+    if not math.isfinite(value * units[unit]):  # nan, inf, 1e400
+        raise typer.BadParameter(f"{text!r} is not a size like 100M or 1G", param_hint="--memory")
     if value <= 0:
         raise typer.BadParameter("must be more than 0", param_hint="--memory")
     return int(value * units[unit])

@@ -85,6 +85,7 @@ class Work:
     options: BatchOptions
 
     found: ClassVar[str] = "images"
+    reads_stdin: ClassVar[bool] = True
 
     @property
     def suffixes(self) -> frozenset[str]:
@@ -124,6 +125,7 @@ class DevelopWork(Work):
     develop: DevelopOptions
 
     found: ClassVar[str] = "RAW files"
+    reads_stdin: ClassVar[bool] = False  # LibRaw reads files by path
 
     @property
     def suffixes(self) -> frozenset[str]:
@@ -199,6 +201,8 @@ def run_work(work: Work, inputs: list[str]) -> int:
     started = time.perf_counter()
     client = None
     try:
+        if STDIO in inputs and not work.reads_stdin:
+            raise UsageError(f"{work.command} reads files by path; stdin (-) is not supported")
         jobs = _plan(inputs, options, work.command, work.suffixes, work.found)
         if options.cluster:
             from enhance_cli.cluster import check_storage, connect

@@ -83,6 +83,9 @@ def test_several_inputs_with_a_file_name_for_output_are_a_usage_error(tmp_path, 
         "bits-16-jpeg",
         "quality-with-png",
         "no-raw-files",
+        "isp-stdin",
+        "empty-input-name",
+        "several-inputs-into-a-file",
     ],
 )
 def test_usage_errors_come_before_any_work(tmp_path, small_png, case):
@@ -109,6 +112,9 @@ def test_usage_errors_come_before_any_work(tmp_path, small_png, case):
         "bits-16-jpeg": ["restore", "--level", "25", small_png, "-o", tmp_path / "out.jpg", "--bits", "16"],
         "quality-with-png": ["dejpeg", small_png, "-o", out, "--quality", "20"],
         "no-raw-files": ["isp", small_png.parent],
+        "isp-stdin": ["isp", "-"],
+        "empty-input-name": ["restore", "--level", "25", ""],
+        "several-inputs-into-a-file": ["restore", "--level", "25", small_png, small_png, "-o", tmp_path / "afile"],
     }[case]
     result = enhance(*command)
     assert result.exit_code == 2, result.output
@@ -331,3 +337,10 @@ def test_raw_files_in_a_folder_are_listed_as_skipped_not_dropped(tmp_path, small
     (folder / "chart.png").unlink()
     result = enhance("restore", "--level", "10", folder)
     assert result.exit_code == 2 and "1 camera RAW file: develop it with enhance isp" in result.stderr
+
+
+@pytest.mark.parametrize("size", ["nan", "inf", "1e400", "-1", "lots"])
+def test_a_memory_size_that_is_not_one_is_a_usage_error(small_png, tmp_path, size):
+    result = enhance("restore", "--level", "25", small_png, "-o", tmp_path / "o.png", f"--memory={size}")
+    assert result.exit_code == 2 and "--memory" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o.png").exists()

@@ -98,3 +98,10 @@ def test_an_output_folder_inside_the_input_tree_is_not_read_again(images):
     (outputs / "sub" / "c.png").write_bytes(b"")
     jobs = plan_jobs([str(images)], str(outputs) + "/", "restore", recursive=True)
     assert sorted(Path(j.source).relative_to(images).as_posix() for j in jobs) == ["a.png", "b.jpg", "sub/c.png"]
+
+
+def test_an_existing_file_as_the_output_of_several_inputs_is_a_usage_error(images, tmp_path):
+    (tmp_path / "notes.txt").write_text("keep")
+    with pytest.raises(UsageError, match="is an existing file"):
+        plan_jobs([str(images / "a.png"), str(images / "b.jpg")], str(tmp_path / "notes.txt"), "restore")
+    assert (tmp_path / "notes.txt").read_text() == "keep"
