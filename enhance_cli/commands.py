@@ -18,7 +18,7 @@ from rich.table import Table
 from enhance_cli.imageio import IMAGE_SUFFIXES
 from enhance_cli.paths import STDIO, Job, UsageError, plan_jobs
 from enhance_cli.pipeline import Runner, RunOptions, WriteOptions, read_source
-from enhance_cli.registry import ModelNotFound, WeightsCorrupted, list_cards, no_models_message, weights_dir
+from enhance_cli.registry import ModelNotFound, WeightsCorrupted, no_models_message, read_cards, weights_dir
 from enhance_cli.report import check_report_path
 from enhance_cli.workers import WorkerPlan, WorkerPool, plan_workers
 
@@ -298,20 +298,28 @@ def _error(error: Exception, status: int) -> int:
     return status
 
 
-def model_rows() -> list[dict]:
-    """One row per registered model, with its cost as its card records it (read without torch)."""
-    cards = list_cards()
-    if not cards:
+def model_rows(problems: list[str] | None = None) -> list[dict]:
+    """One row per registered model, with its cost as its card records it (read without torch). A damaged
+    card, or a card without its weights, gets no row; its one-line reason goes to ``problems``."""
+    cards, damaged = read_cards()
+    if not cards and not damaged:
         raise ModelNotFound(no_models_message(weights_dir()))
     rows = []
+    problems = [] if problems is None else problems
+    problems.extend(str(error) for error in damaged)
     for card in cards:
         flops = card.flops()
+        try:
+            params = card.parameter_count()
+        except WeightsCorrupted as error:
+            problems.append(str(error))
+            continue
         rows.append(
             {
                 "name": card.name,
                 "task": card.task if card.level or card.task in ("isp", "denoise") else f"{card.task} (estimator)",
                 "default": card.default_for_task,
-                "params": card.parameter_count(),
+                "params": params,
                 "flops_per_pixel": card.flops_per_pixel,
                 "flops_by_part": flops,
                 "mlp_flops_per_pixel": flops["mlp"],
@@ -334,11 +342,20 @@ def _levels(card) -> str:
 
 def show_models(as_json: bool) -> None:
     """Print the registry as a table or JSON; exit 1 if the models cannot be listed."""
+    problems: list[str] = []
     try:
-        rows = model_rows()
+        rows = model_rows(problems)
     except ModelNotFound as error:
         stderr.print(f"[red]error[/]: {escape(str(error))}", soft_wrap=True)
         raise SystemExit(1) from None
+    _print_models(rows, as_json)
+    for problem in problems:  # the rest are listed, and usable; the run still says something is wrong
+        stderr.print(f"[red]error[/]: {escape(problem)}", soft_wrap=True)
+    if problems:
+        raise SystemExit(1)
+
+
+def _print_models(rows: list[dict], as_json: bool) -> None:
     console = Console()
     if as_json:
         console.print_json(json.dumps(rows))

@@ -121,12 +121,24 @@ class ModelCard:
             return int(self.extra["parameters"])
         from safetensors import safe_open
 
-        with safe_open(str(self.existing_weights_path()), framework="numpy") as weights:
-            return sum(math.prod(weights.get_slice(key).get_shape()) for key in weights.keys())
+        path = self.existing_weights_path()
+        try:
+            with safe_open(str(path), framework="numpy") as weights:
+                return sum(math.prod(weights.get_slice(key).get_shape()) for key in weights.keys())
+        except Exception as error:  # safetensors raises its own error type for a damaged header
+            raise WeightsCorrupted(f"{path}: unreadable ({str(error).splitlines()[0]}); reinstall enhance") from None
 
     @classmethod
     def from_json(cls, path: Path) -> ModelCard:
-        data = json.loads(path.read_text())
+        """The card in ``path``; CardDamaged, naming the file, if it cannot be one."""
+        try:
+            return cls._from_data(json.loads(path.read_text()), path)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            reason = f"no {error.args[0]!r} entry" if isinstance(error, KeyError) else str(error).split("\n")[0]
+            raise CardDamaged(f"{path}: damaged model card ({reason}); reinstall enhance") from None
+
+    @classmethod
+    def _from_data(cls, data: dict[str, Any], path: Path) -> ModelCard:
         known = {
             "name",
             "task",
@@ -141,6 +153,8 @@ class ModelCard:
             "flops_by_part",
         }
         level = LevelSpec(**data["level"]) if data.get("level") else None
+        if not isinstance(data.get("sha256"), str) or len(data["sha256"]) != 64:
+            raise ValueError("its sha256 is not 64 hexadecimal digits")
         return cls(
             name=data["name"],
             task=data["task"],
@@ -172,27 +186,45 @@ class WeightsCorrupted(ModelNotFound):
     """
 
 
-def list_cards(folder: Path | None = None) -> list[ModelCard]:
-    """Every card in ``folder`` (default: :func:`weights_dir`), by name."""
+class CardDamaged(WeightsCorrupted):
+    """A model card that cannot be read (truncated JSON, a missing entry); its message names the file."""
+
+
+def read_cards(folder: Path | None = None) -> tuple[list[ModelCard], list[CardDamaged]]:
+    """Every readable card in ``folder`` (default: :func:`weights_dir`), by name, and the damaged ones' errors:
+    a damaged card stops only what needs its model."""
     folder = weights_dir() if folder is None else folder
-    return [ModelCard.from_json(p) for p in sorted(folder.glob("*.json"))]
+    cards, damaged = [], []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            cards.append(ModelCard.from_json(path))
+        except CardDamaged as error:
+            damaged.append(error)
+    return cards, damaged
+
+
+def list_cards(folder: Path | None = None) -> list[ModelCard]:
+    """Every readable card in ``folder`` (default: :func:`weights_dir`), by name."""
+    return read_cards(folder)[0]
 
 
 def find_card(name: str | None = None, task: str | None = None, folder: Path | None = None) -> ModelCard:
-    """The card called ``name``, or the default model for ``task``."""
+    """The card called ``name``, or the default model for ``task``. Where it is not found and a card is
+    damaged, the damage is the likelier cause, and is what is raised."""
     folder = weights_dir() if folder is None else folder
-    cards = list_cards(folder)
-    if not cards:
+    cards, damaged = read_cards(folder)
+    if not cards and not damaged:
         raise ModelNotFound(no_models_message(folder))
     if name is not None:
         for card in cards:
             if card.name == name:
                 return card
-        raise ModelNotFound(f"no model named {name!r}; `enhance models` lists them")
+        own = [error for error in damaged if str(error).startswith(f"{folder / name}.json:")]
+        raise (own or [ModelNotFound(f"no model named {name!r}; `enhance models` lists them")])[0]
     for card in cards:
         if card.task == task and card.default_for_task:
             return card
-    raise ModelNotFound(f"no default model for task {task!r}")
+    raise (damaged or [ModelNotFound(f"no default model for task {task!r}")])[0]
 
 
 def no_models_message(folder: Path) -> str:
@@ -217,7 +249,13 @@ def load_model(card: ModelCard) -> nn.Module:
         raise WeightsCorrupted(
             f"{path}: sha256 mismatch (file {actual[:8]}..., card {card.sha256[:8]}...); reinstall enhance"
         )
-    model = build_architecture(card.architecture, card.config)
-    state = {k: v.float() for k, v in load_file(str(path)).items()}
-    model.load_state_dict(state)
+    try:
+        model = build_architecture(card.architecture, card.config)
+        state = {k: v.float() for k, v in load_file(str(path)).items()}
+        model.load_state_dict(state)
+    except Exception as error:  # a file that matches its card's sha256 yet is not these weights
+        reason = str(error).split("\n")[0]
+        raise WeightsCorrupted(
+            f"{path}: does not load into {card.architecture} ({reason}); reinstall enhance"
+        ) from None
     return model.eval().requires_grad_(False)

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -143,3 +144,41 @@ def test_models_lists_flops_from_the_cards_without_torch():
 def _environ() -> dict[str, str]:
     """This process's environment without ENHANCE_WEIGHTS: the default weights."""
     return {k: v for k, v in os.environ.items() if k != registry.WEIGHTS_ENV}
+
+
+def damage_card(folder: Path, name: str, damage: str) -> Path:
+    """Damage model ``name`` in ``folder`` as an interrupted copy or a careless edit would."""
+    card, weights = folder / f"{name}.json", folder / f"{name}.safetensors"
+    if damage == "truncated card":
+        card.write_bytes(card.read_bytes()[:300])
+    elif damage == "card without sha256":
+        data = json.loads(card.read_text())
+        del data["sha256"]
+        card.write_text(json.dumps(data))
+    else:  # truncated weights whose card was updated to match them
+        weights.write_bytes(weights.read_bytes()[:100_000])
+        data = json.loads(card.read_text())
+        card.write_text(json.dumps({**data, "sha256": sha256_of(weights)}))
+    return weights if damage == "truncated weights" else card
+
+
+@pytest.mark.parametrize("damage", ["truncated card", "card without sha256", "truncated weights"])
+def test_a_damaged_model_fails_in_one_line_and_stops_only_what_uses_it(tmp_path, monkeypatch, small_png, damage):
+    weights_copy(tmp_path, "hyperres-noise", "sigma-estimator", "hyperres-sr")
+    named = damage_card(tmp_path, "hyperres-sr", damage)
+    monkeypatch.setenv(registry.WEIGHTS_ENV, str(tmp_path))
+    result = enhance("sr", "--scale", "2", small_png, "-o", tmp_path / "big.png")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: {named}: ") and result.stderr.endswith("; reinstall enhance\n")
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "big.png").exists()
+
+    assert enhance("restore", "--level", "25", small_png, "-o", tmp_path / "o.png", "-q").exit_code == 0
+    listed = subprocess.run(
+        [sys.executable, "-c", LIST_MODELS, "models", "--json"],
+        env={**_environ(), registry.WEIGHTS_ENV: str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert listed.returncode == 1
+    assert [row["name"] for row in json.loads(listed.stdout)] == ["hyperres-noise", "sigma-estimator"]
+    assert listed.stderr.startswith(f"error: {named}: ") and listed.stderr.count("\n") == 1
