@@ -98,3 +98,12 @@ def test_an_estimator_given_as_the_model_is_refused(tmp_path, clean_pixels):
     path = save_jpeg(tmp_path, clean_pixels, 40)
     result = enhance("dejpeg", "--model", "quality-estimator", path, "-o", tmp_path / "x.png")
     assert result.exit_code == 2 and "quality-estimator" in result.output and "estimator" in result.output
+
+
+@pytest.mark.parametrize("size", [(1, 1), (6, 30), (30, 3)])
+def test_images_with_a_side_under_one_jpeg_block_are_estimated_too(tmp_path, clean_pixels, size):
+    path = tmp_path / "tiny.png"  # a PNG states no quality: the blind estimator reads it
+    Image.fromarray(clean_pixels[: size[0], : size[1]]).save(path)
+    result, output, entry = run_dejpeg(tmp_path, path, "--level", "auto")
+    assert result.exit_code == 0, result.output
+    assert entry["level_source"] == "estimated" and Image.open(output).size == (size[1], size[0])

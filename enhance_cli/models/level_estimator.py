@@ -35,6 +35,9 @@ class BlindEstimator(nn.Module):
 
         ``align``: crops start on multiples of it (the phase of a JPEG's block grid).
         """
+        short = self.crop_multiple - np.minimum(image.shape[:2], self.crop_multiple)
+        if short.any():  # a side under one crop unit (a JPEG block): repeat its edge to make the smallest crop
+            image = np.pad(image, ((0, short[0]), (0, short[1]), (0, 0)), mode="edge")
         height, width = image.shape[:2]
         crop = max(self.crop_multiple, min(crop, height, width) // self.crop_multiple * self.crop_multiple)
         per_side = max(1, int(np.sqrt(crops)))
