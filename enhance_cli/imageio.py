@@ -29,6 +29,7 @@ formula is used and no profile is carried.
 from __future__ import annotations
 
 import errno
+import glob
 import logging
 import os
 import re
@@ -452,10 +453,15 @@ def _count_full_pages(tiff: tifffile.TiffFile) -> int:
 
 def _tiff_exif(page: tifffile.TiffPage) -> Image.Exif:
     exif = Image.Exif()
-    for code in (*TIFF_TEXT_TAGS, ORIENTATION):
+    for code in TIFF_TEXT_TAGS:
         value = page.tags.valueof(code)
         if value is not None:
-            exif[code] = int(value) if code == ORIENTATION else value
+            exif[code] = value
+    try:
+        if (orientation := page.tags.valueof(ORIENTATION)) is not None:
+            exif[ORIENTATION] = int(orientation)
+    except (TypeError, ValueError):  # a damaged tag (text, say) is dropped, as for the other formats
+        pass
     return exif
 
 
@@ -741,6 +747,33 @@ def _is_special_file(path: Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+def _part_prefix(path: Path) -> str:
+    """How the temporary files of ``path`` begin: hidden, and short enough that the whole name stays within
+    the 255 bytes a file name may have (a 240-character output name is fine)."""
+    name = path.name.encode()[:200].decode(errors="ignore")
+    return f".{name}."
+
+
+def _remove_stale_parts(path: Path) -> None:
+    """Remove temporary files that a killed run (SIGKILL leaves them) wrote for ``path``; those of a process
+    that is still running are another run's work in progress and stay."""
+    prefix = _part_prefix(path)
+    for stale in path.parent.glob(f"{glob.escape(prefix)}*.part"):
+        owner = stale.name[len(prefix) :].split("-", 1)[0]
+        if owner.isdigit() and not _process_alive(int(owner)):
+            stale.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def _refuse_existing(path: Path, overwrite: bool) -> None:
     if not overwrite and os.path.lexists(path):
         raise FileExistsError(errno.EEXIST, "file exists")
@@ -753,7 +786,8 @@ def _write_atomically(path: Path, data: bytes, overwrite: bool) -> None:
         with open(path, "wb") as stream:
             stream.write(data)
         return
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    _remove_stale_parts(path)
+    temporary = path.with_name(f"{_part_prefix(path)}{os.getpid()}-{secrets.token_hex(4)}.part")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     descriptor = os.open(temporary, flags, 0o666)  # 0o666 so the umask decides, as for any new file
     try:

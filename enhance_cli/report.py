@@ -60,7 +60,7 @@ def write_report(path: Path, records: list[dict[str, Any]], total_seconds: float
         "total_seconds": round(total_seconds, 4),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.part")
+    temporary = path.with_name(f".{path.name.encode()[:200].decode(errors='ignore')}.{os.getpid()}.part")
     try:
         temporary.write_text(json.dumps(document, indent=2) + "\n")
         os.replace(temporary, path)

@@ -8,10 +8,12 @@ batch of them, still runs in one process with every thread, where intra-op threa
 
 from __future__ import annotations
 
+import ctypes
 import io
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -87,13 +89,29 @@ class WorkerDied(Exception):
 _run_in_worker: Callable[[Job], dict[str, Any]] | None = None  # set in the parent just before the fork
 
 
-def _start_worker(threads: int) -> None:
+def _start_worker(threads: int, parent: int) -> None:
     import torch
 
+    _die_with_parent(parent)
     torch.set_num_threads(threads)
     # A terminated worker ends like the parent does: by an exception, so a half-written output is removed.
     signal.signal(signal.SIGTERM, lambda signum, _frame: (_ for _ in ()).throw(SystemExit(128 + signum)))
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this worker when the process that forked it dies (even by SIGKILL), so no
+    orphan goes on computing; a parent already gone by now means the same. SIGKILL, since a worker that
+    unwinds on SIGTERM then waits forever in multiprocessing's exit for the parent's queues; the temporary
+    file it may leave is removed by the next run that writes the same output."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(128 + signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _run_job(job: Job) -> tuple[dict[str, Any], str]:
@@ -122,7 +140,7 @@ class WorkerPool:
             plan.workers,
             mp_context=multiprocessing.get_context("fork"),
             initializer=_start_worker,
-            initargs=(plan.threads,),
+            initargs=(plan.threads, os.getpid()),
         )
 
     def run(self, jobs: list[Job]) -> Iterator[tuple[int, dict[str, Any] | WorkerDied, str]]:

@@ -344,3 +344,20 @@ def test_a_memory_size_that_is_not_one_is_a_usage_error(small_png, tmp_path, siz
     result = enhance("restore", "--level", "25", small_png, "-o", tmp_path / "o.png", f"--memory={size}")
     assert result.exit_code == 2 and "--memory" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_240_character_name_is_processed(small_png, tmp_path):
+    source = tmp_path / f"{'a' * 240}.png"
+    shutil.copy(small_png, source)
+    assert enhance("restore", "--level", "10", source, "-q").exit_code == 0
+    assert (tmp_path / f"{'a' * 240}_restore.png").exists()
+
+
+def test_a_later_run_removes_the_temporary_files_a_killed_run_left(small_png, tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, alive = int(finished.stdout), os.getpid()  # the second: a run still writing (this very process)
+    left = [tmp_path / f".o.png.{pid}-0123abcd.part" for pid in (dead, alive)]
+    for part in left:
+        part.write_bytes(b"half a png")
+    assert enhance("restore", "--level", "10", small_png, "-o", tmp_path / "o.png", "-q").exit_code == 0
+    assert [part.exists() for part in left] == [False, True]

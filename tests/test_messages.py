@@ -36,6 +36,9 @@ def make_damaged(kind: str, path: Path, pixels: np.ndarray) -> Path:
     elif kind == "8-bit png, damaged icc profile":
         png = save_with_pillow(path, pixels, format="PNG").read_bytes()
         path.write_bytes(png[:33] + DAMAGED_ICC + png[33:])
+    elif kind.startswith("tiff, orientation tag as text"):
+        samples = pixels.astype(np.uint16) * 257 if "16-bit" in kind else pixels
+        tifffile.imwrite(path, samples, photometric="rgb", extratags=[(274, 2, 1, "x", True)])
     elif kind == "jpeg, corrupt exif":
         jpeg = save_with_pillow(path, pixels, format="JPEG").read_bytes()
         path.write_bytes(jpeg[:2] + corrupt_exif() + jpeg[2:])
@@ -100,7 +103,14 @@ def pixels(sample_pixels) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "kind", ["16-bit png, damaged icc profile", "8-bit png, damaged icc profile", "jpeg, corrupt exif"]
+    "kind",
+    [
+        "16-bit png, damaged icc profile",
+        "8-bit png, damaged icc profile",
+        "jpeg, corrupt exif",
+        "tiff, orientation tag as text",
+        "tiff, orientation tag as text, 16-bit",
+    ],
 )
 def test_damaged_metadata_is_read_past_quietly(tmp_path, capfd, recwarn, pixels, kind):
     picture = read_image(make_damaged(kind, tmp_path / "photo", pixels))

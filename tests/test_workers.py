@@ -1,6 +1,10 @@
 """Batches in several processes: the same files, report, messages and exit codes as one process."""
 
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +94,35 @@ def test_a_rerun_in_workers_skips_what_is_written(batch, tmp_path):
     assert result.exit_code == 1
     assert sum(line.startswith("skip:") for line in result.stderr.splitlines()) == 3
     assert (out / "1.png").exists()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_die_with_their_parent_even_when_it_is_killed(tmp_path, sample_pixels):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index in range(12):
+        Image.fromarray(np.roll(sample_pixels, 37 * index, axis=1)).save(folder / f"{index}.png")
+    command = [sys.executable, "-m", "enhance_cli", "restore", "--level", "15", folder, "-o", tmp_path / "out/"]
+    parent = subprocess.Popen([str(part) for part in (*command, "--jobs", "2", "--threads", "2", "-q")])
+    deadline = time.monotonic() + 60
+    while len(workers := children_of(parent.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(workers) >= 2, "the workers did not start"
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
