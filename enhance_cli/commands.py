@@ -20,7 +20,7 @@ from enhance_cli.paths import STDIO, Job, UsageError, plan_jobs
 from enhance_cli.pipeline import Runner, RunOptions, WriteOptions, read_source
 from enhance_cli.registry import ModelNotFound, WeightsCorrupted, no_models_message, read_cards, weights_dir
 from enhance_cli.report import check_report_path
-from enhance_cli.workers import WorkerPlan, WorkerPool, plan_workers
+from enhance_cli.workers import WorkerPlan, WorkerPool, available_cores, plan_workers
 
 # torch (and what imports it) loads inside the commands that run networks: `enhance models` needs none of it.
 if TYPE_CHECKING:
@@ -212,6 +212,11 @@ def run_work(work: Work, inputs: list[str]) -> int:
             check_storage(client, jobs)
         else:
             plan = plan_workers(jobs, options.jobs, options.threads)
+            if options.threads and options.threads > available_cores():
+                stderr.print(
+                    f"[yellow]note[/]: --threads {options.threads} is more than the {available_cores()} "
+                    f"cores here; using {available_cores()}"
+                )
         if options.threads or plan.parallel:
             import torch
 

@@ -58,7 +58,7 @@ def plan_workers(jobs: list[Job], workers: int | None = None, threads: int | Non
     By default a batch of two or more files smaller than :data:`LARGE_IMAGE_PIXELS` runs one image per core;
     anything else runs in this process on every core.
     """
-    total = threads or available_cores()
+    total = min(threads, available_cores()) if threads else available_cores()  # more only contend
     runnable = [job for job in jobs if not job.problem and not job.skipped]
     if any(STDIO in (job.source, job.output) for job in jobs):
         return WorkerPlan(1, total)  # a stream is read or written by this process
@@ -104,14 +104,16 @@ def _die_with_parent(parent: int) -> None:
     orphan goes on computing; a parent already gone by now means the same. SIGKILL, since a worker that
     unwinds on SIGTERM then waits forever in multiprocessing's exit for the parent's queues; the temporary
     file it may leave is removed by the next run that writes the same output."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
         os._exit(128 + signal.SIGKILL)
 
 
 _PR_SET_PDEATHSIG = 1
+# Looked up in the parent: a child forked while another thread held the dynamic loader's lock would wait
+# forever for it in dlopen.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 
 def _run_job(job: Job) -> tuple[dict[str, Any], str]:

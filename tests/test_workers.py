@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from enhance_cli import workers
 from enhance_cli.cli import app
 from enhance_cli.paths import Job
 from enhance_cli.workers import LARGE_IMAGE_PIXELS, WorkerPlan, plan_workers
@@ -33,6 +34,13 @@ def batch(tmp_path, sample_pixels) -> list:
     return folder
 
 
+@pytest.fixture
+def eight_cores(monkeypatch):
+    """Plans as on a machine of 8 cores, whatever this one has (--threads is capped at the cores). Only for
+    plans: forked workers running several OpenMP threads in a process that ran torch before the fork hang."""
+    monkeypatch.setattr(workers, "available_cores", lambda: 8)
+
+
 def image_jobs(tmp_path, sizes: list[tuple[int, int]]) -> list[Job]:
     jobs = []
     for index, (width, height) in enumerate(sizes):
@@ -42,21 +50,21 @@ def image_jobs(tmp_path, sizes: list[tuple[int, int]]) -> list[Job]:
     return jobs
 
 
-def test_a_batch_of_small_images_runs_one_image_per_thread(tmp_path):
+def test_a_batch_of_small_images_runs_one_image_per_thread(tmp_path, eight_cores):
     jobs = image_jobs(tmp_path, [(64, 48)] * 5)
     assert plan_workers(jobs, threads=2) == WorkerPlan(workers=2, threads=1)
     assert plan_workers(jobs, threads=4) == WorkerPlan(workers=4, threads=1)
     assert plan_workers(jobs[:3], threads=8) == WorkerPlan(workers=3, threads=2)
 
 
-def test_one_image_or_large_ones_run_in_one_process_on_every_thread(tmp_path):
+def test_one_image_or_large_ones_run_in_one_process_on_every_thread(tmp_path, eight_cores):
     assert plan_workers(image_jobs(tmp_path, [(64, 48)]), threads=4) == WorkerPlan(workers=1, threads=4)
     side = int(np.sqrt(LARGE_IMAGE_PIXELS)) + 1
     large = image_jobs(tmp_path, [(side, side)] * 3)
     assert plan_workers(large, threads=4) == WorkerPlan(workers=1, threads=4)
 
 
-def test_threads_cap_the_run_and_jobs_overrides_the_choice(tmp_path):
+def test_threads_cap_the_run_and_jobs_overrides_the_choice(tmp_path, eight_cores):
     jobs = image_jobs(tmp_path, [(64, 48)] * 4)
     assert plan_workers(jobs, threads=1) == WorkerPlan(workers=1, threads=1)  # --threads 1: one process
     assert plan_workers(jobs, workers=1, threads=4) == WorkerPlan(workers=1, threads=4)
@@ -126,3 +134,10 @@ def test_workers_die_with_their_parent_even_when_it_is_killed(tmp_path, sample_p
     while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def test_threads_beyond_the_cores_are_capped_with_a_note(tmp_path, monkeypatch, small_png):
+    monkeypatch.setattr(workers, "available_cores", lambda: 2)
+    assert plan_workers(image_jobs(tmp_path, [(64, 48)]), threads=4096) == WorkerPlan(workers=1, threads=2)
+    result = enhance("restore", "--level", "15", small_png, "-o", tmp_path / "o.png", "--threads", "4096")
+    assert result.exit_code == 0 and "--threads 4096 is more than the 2 cores here; using 2" in result.stderr
