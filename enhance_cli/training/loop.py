@@ -249,7 +249,8 @@ def train(
         from safetensors.torch import load_file
 
         # Non-strict: a network grown by new, zero-initialised layers starts from its smaller predecessor.
-        missing, unexpected = model.load_state_dict(load_file(str(init)), strict=False)
+        state = {k: v for k, v in load_file(str(init)).items() if not k.startswith(recipe.init_drop or ("\0",))}
+        missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected:
             raise ValueError(f"{init} does not fit {recipe.architecture}: unexpected {unexpected}")
         print(f"initialised from {init}" + (f"; new layers: {missing}" if missing else ""), file=log)
