@@ -1,4 +1,4 @@
-"""Benchmarks of the RAW pipeline (`isp`, `isp-plain`) beside classical demosaickers, in one run.
+"""Benchmarks of the RAW pipeline (`isp`, and isp v2 with its plain twin) beside classical demosaickers, in one run.
 
     python benchmarks/isp.py quality --threads 2 --update-card   # Kodak24 + McMaster, clean and noisy
     python benchmarks/isp.py real --update-card                  # the real raw files vs LibRaw
@@ -55,7 +55,7 @@ DATASETS = ("Kodak24", "McMaster")
 SHOT = 2.5e-3  # a mid ISO: noise std 0.022 at 20% grey
 READ = read_noise_variance(SHOT)
 BORDER = 10
-OURS = ("isp", "isp-plain")
+OURS = ("isp", "isp-v2", "isp-v2-plain")
 BASELINES = (
     "bilinear",
     "malvar",
@@ -141,7 +141,8 @@ def quality_benchmark(limit: int | None) -> dict:
             row["margin_over_best_classical"] = {n: round(row[n]["psnr"] - row[best]["psnr"], 2) for n in OURS}
             for learned in LEARNED:
                 row[f"margin_over_{learned}"] = {n: round(row[n]["psnr"] - row[learned]["psnr"], 2) for n in OURS}
-            row["hc_minus_plain"] = round(row["isp"]["psnr"] - row["isp-plain"]["psnr"], 2)
+            row["hc_minus_plain"] = round(row["isp-v2"]["psnr"] - row["isp-v2-plain"]["psnr"], 2)  # v2's HC ablation
+            row["v3_minus_v2"] = round(row["isp"]["psnr"] - row["isp-v2"]["psnr"], 2)
             row["images"] = len(paths)
             results[f"{dataset}/{condition}"] = row
             print(
@@ -212,11 +213,14 @@ PICTURE_PATH = ROOT / "docs" / "isp-before-after.png"
 
 
 def pictures_benchmark() -> dict:
-    """The README's before/after: LibRaw AHD beside isp on a crop, noise-free and noisy (the protocol of
+    """The README's before/after: LibRaw AHD beside isp v2 and v3 on a crop, noise-free and noisy (the protocol of
     ``quality``), the original above them; each panel enlarged 2x without smoothing."""
     from PIL import Image, ImageDraw
 
-    developer = Developer.for_model("isp", device="cpu")
+    developers = {
+        "isp v2": Developer.for_model("isp-v2", device="cpu"),
+        "isp v3": Developer.for_model("isp", device="cpu"),
+    }
     srgb = baselines.read_srgb(PICTURE)
     rows, scores = [], {}
     for condition in ("clean", "noisy"):
@@ -224,9 +228,12 @@ def pictures_benchmark() -> dict:
         if condition == "noisy":
             mosaic = noisy(mosaic, 0)
         libraw = baselines.linear_to_srgb(np.clip(baselines.METHODS["libraw-ahd"](mosaic), 0, 1))
-        ours = developer.develop(as_raw(mosaic), DevelopOptions(tone="neutral")).picture.pixels
+        ours = [
+            (name, developer.develop(as_raw(mosaic), DevelopOptions(tone="neutral")).picture.pixels)
+            for name, developer in developers.items()
+        ]
         row = []
-        for name, image in (("original", srgb), ("LibRaw AHD", libraw), ("isp", ours)):
+        for name, image in (("original", srgb), ("LibRaw AHD", libraw), *ours):
             crop = image[PICTURE_CROP]
             if name != "original":
                 scores[f"{condition}/{name}"] = round(psnr(srgb[PICTURE_CROP], crop, 0), 2)

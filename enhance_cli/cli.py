@@ -657,7 +657,9 @@ def isp(
     model: Annotated[
         str | None,
         typer.Option(
-            help="isp (HyperConvolution U-Net, default) or isp-plain (its plain-conv twin).", show_default=False
+            help="isp (v3, default), isp-v2 (the HyperConvolution U-Net) or isp-v2-plain (its plain-conv twin); "
+            "X-Trans files: isp-xtrans.",
+            show_default=False,
         ),
     ] = None,
     device: DeviceOption = Device.auto,
@@ -668,7 +670,7 @@ def isp(
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Develop camera RAW files into finished images with a HyperConvolution U-Net.
+    """Develop camera RAW files into finished images with a neural demosaicker and denoiser.
 
     The network demosaicks and denoises the Bayer mosaic in camera space (Fuji X-Trans files go to
     the isp-xtrans model, which demosaicks only). Around it: blown highlights rebuilt, the DNG's

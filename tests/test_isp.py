@@ -73,8 +73,8 @@ def test_exif_is_carried_and_costs_are_reported(batch):
         exif = image.getexif()
     assert exif[0x010F] == "Canon" and exif[0x0110] == "Canon EOS Kiss X4"
     record = report["images"][1]
-    assert record["model"] == "isp" and record["params"] > 1e6
-    assert record["flops_by_part"]["mlp"] > 0 and record["flops_by_part"]["conv"] > record["flops_by_part"]["mlp"]
+    assert record["model"] == "isp" and record["params"] > 3e5
+    assert record["flops_by_part"]["conv"] > 0 and record["flops"] > 0
     assert record["noise_shot"] >= 0 and record["noise_read"] >= 0  # the estimated noise model the network used
 
 
@@ -88,12 +88,13 @@ def test_standard_tone_adds_contrast_around_the_same_mid_grey(developer):
     assert abs(np.median(standard) - np.median(neutral)) < 0.05
 
 
-def test_plain_twin_is_selectable(developer):
+def test_v2_and_its_plain_twin_are_selectable():
     from enhance_cli.develop import Developer
 
-    plain = Developer.for_model("isp-plain", device="cpu")
-    assert plain.flops_per_pixel["mlp"] == 0 and developer.params > 4 * plain.params
-    total = sum(developer.flops_per_pixel.values())
+    hyper = Developer.for_model("isp-v2", device="cpu")
+    plain = Developer.for_model("isp-v2-plain", device="cpu")
+    assert plain.flops_per_pixel["mlp"] == 0 and hyper.params > 4 * plain.params
+    total = sum(hyper.flops_per_pixel.values())
     assert abs(sum(plain.flops_per_pixel.values()) / total - 1) < 0.10  # matched FLOPs
     raw = read_raw(SAMPLE_RAW)
     crop = replace(raw, mosaic=raw.mosaic[300:428, 500:628])

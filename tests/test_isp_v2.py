@@ -53,9 +53,9 @@ def test_unknown_encoding_is_refused():
 
 
 def test_isp_and_its_plain_twin_cost_the_same_flops():
-    hyper, plain = (card_flops(RECIPES[n].architecture, RECIPES[n].config) for n in ("isp", "isp-plain"))
+    hyper, plain = (card_flops(RECIPES[n].architecture, RECIPES[n].config) for n in ("isp-v2", "isp-v2-plain"))
     assert plain["flops_by_part"]["conv"] == pytest.approx(hyper["flops_per_pixel"], rel=0.01)
-    assert RECIPES["isp"].config["encoding"] == RECIPES["isp-plain"].config["encoding"] == "srgb"
+    assert RECIPES["isp-v2"].config["encoding"] == RECIPES["isp-v2-plain"].config["encoding"] == "srgb"
 
 
 def test_hard_patches_come_from_where_demosaicking_errs(tmp_path):

@@ -71,9 +71,9 @@ def test_isp_training_runs(tmp_path, sample_pixels):
     data = tmp_path / "data"
     data.mkdir()
     Image.fromarray(sample_pixels[:96, :96]).save(data / "0.png")
-    config = {**RECIPES["isp"].config, "channels": [8, 8, 8], "mlp_width": 8}
+    config = {**RECIPES["isp-v2"].config, "channels": [8, 8, 8], "mlp_width": 8}
     recipe = dataclasses.replace(
-        RECIPES["isp"], config=config, data=(data,), patch=64, batch=2, steps=2, warmup=1, downscale=1
+        RECIPES["isp-v2"], config=config, data=(data,), patch=64, batch=2, steps=2, warmup=1, downscale=1
     )
     weights = train(recipe, tmp_path / "run")
     trained = IspUNet(**config)

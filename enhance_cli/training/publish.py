@@ -181,7 +181,7 @@ def render_markdown(card: dict) -> str:
         took = f"{stage['steps']} steps, " if stage.get("steps") else ""
         lines.append(
             f"- stage {stage['stage']}: `{stage['command']}` ({took}{stage['wall_seconds'] / 60:.0f} min): "
-            f"{stage['note']}"
+            f"{stage.get('note', '')}"
         )
     lines += [
         "",

@@ -394,24 +394,25 @@ SHIPPED: list[Recipe] = [
     ),
     ISP_DOMAIN,
     ISP_DOMAIN_SRGB,
+    # isp v2 (the default until 2026-12-03; trained and shipped as "isp" and "isp-plain", renamed when v3
+    # took the name): the HyperConvolution U-Net and its plain twin.
     replace(
         ISP_BLIND,
-        name="isp",
+        name="isp-v2",
         config=ISP_V2,
         card={
-            "summary": "HC U-Net ISP: demosaicks and denoises Bayer RAW through the sRGB curve, guided by the "
-            "file's estimated noise (HyperConvolution at 1/4 and 1/8 resolution, a refinement pass over the "
+            "summary": "isp v2, HC U-Net ISP: demosaicks and denoises Bayer RAW through the sRGB curve, guided by "
+            "the file's estimated noise (HyperConvolution at 1/4 and 1/8 resolution, a refinement pass over the "
             "Bayer phases)",
-            "default_for_task": True,
         },
         init=stage_weights(ISP_DOMAIN_SRGB.name),
         **ISP_V2_STAGE,
     ),
     replace(
         ISP_BLIND,
-        name="isp-plain",
+        name="isp-v2-plain",
         config=ISP_PLAIN_V2,
-        card={"summary": "isp's plain-convolution twin at matched FLOPs (the HyperConvolution ablation)"},
+        card={"summary": "isp v2's plain-convolution twin at matched FLOPs (the HyperConvolution ablation)"},
         init=stage_weights("isp-plain-v1"),
         **{**ISP_V2_STAGE, "steps": ISP_V2_STAGE["steps"] + ISP_DOMAIN.steps},  # as many steps as isp's two
     ),
@@ -547,6 +548,47 @@ ISP_DENSE_TRUNK = replace(
     init_drop=ISP_DENSE_PATH,
     **{**ISP_V2_STAGE, "steps": 1500, "lr": 5e-5, "warmup": 50, "checkpoint_every": 100, "log_every": 25},
 )
+DEMOSAICNET_NOTICE = (
+    "Copyright (c) 2016 Michael Gharbi. Permission is hereby granted, free of charge, to any person obtai"
+    'ning a copy of this software and associated documentation files (the "Software"), to deal in the Sof'
+    "tware without restriction, including without limitation the rights to use, copy, modify, merge, publ"
+    "ish, distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the S"
+    "oftware is furnished to do so, subject to the following conditions: The above copyright notice and t"
+    "his permission notice shall be included in all copies or substantial portions of the Software. THE S"
+    'OFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIM'
+    "ITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN "
+    "NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY,"
+    " WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE"
+    " SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE."
+)
+# isp v3 (issue 26), shipped: the trunk above, as its run left it. Its stages: demosaicnet's Bayer weights
+# converted (dense-demosaic-init), told the noise map and fine-tuned (dense-demosaic-noise), narrowed to 48
+# channels (dense-demosaic-48), trained with the noise path (isp-dense), then without it (isp-dense-trunk).
+ISP_V3 = replace(
+    ISP_DENSE_TRUNK,
+    name="isp",
+    card={
+        "summary": "isp v3: demosaicks and denoises Bayer RAW through the sRGB curve, told the file's estimated "
+        "noise; a dense trunk of 15 3x3 convs over the 2x2 cells, started from demosaicnet's weights (MIT)",
+        "default_for_task": True,
+        "licence": {
+            "source": "demosaicnet (pip package, data/bayer.pth): Gharbi, Chaurasia, Paris and Durand, Deep "
+            "Joint Demosaicking and Denoising, SIGGRAPH Asia 2016",
+            "notice": DEMOSAICNET_NOTICE,
+            "conversion": 'pip install -e ".[bench]" && python -m enhance_cli.training.demosaicnet_weights '
+            "runs/dense-demosaic-init/dense-demosaic-init.safetensors && python -m enhance_cli.training "
+            "dense-demosaic-noise && python -m enhance_cli.training.narrow "
+            "runs/dense-demosaic-noise/dense-demosaic-noise.safetensors "
+            "runs/dense-demosaic-48/dense-demosaic-48.safetensors --width 48 && python -m enhance_cli.training "
+            "isp-dense && python -m enhance_cli.training isp-dense-trunk && python -m enhance_cli.training isp "
+            "--publish",
+        },
+    },
+    init=stage_weights(ISP_DENSE_TRUNK.name),
+    init_drop=(),
+    steps=0,
+)
+SHIPPED.append(ISP_V3)
 ABLATIONS = [
     ISP_DENSE_TRUNK,
     DENSE_DEMOSAIC_SRGB_CAMERAS,
