@@ -114,6 +114,8 @@ class Runner:
         """Process every job (several at once in ``pool``'s processes, if given); return one report record
         per job, in the jobs' order."""
         started = time.perf_counter()
+        if getattr(signal.getsignal(signal.SIGINT), "until_work_starts", False):  # the command's early exit
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # now an exception removes half-written files
         records: list[dict[str, Any]] = [{} for _ in jobs]
         progress = Progress(
             TextColumn("{task.description}"),

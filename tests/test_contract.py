@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -361,3 +362,16 @@ def test_a_later_run_removes_the_temporary_files_a_killed_run_left(small_png, tm
         part.write_bytes(b"half a png")
     assert enhance("restore", "--level", "10", small_png, "-o", tmp_path / "o.png", "-q").exit_code == 0
     assert [part.exists() for part in left] == [False, True]
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3, 1.0])
+def test_ctrl_c_while_starting_exits_130_without_a_traceback(tmp_path, small_png, delay):
+    """Interrupts during the heavy imports used to abort the interpreter (pybind11: terminate called ...)."""
+    command = [sys.executable, "-m", "enhance_cli", "restore", "--level", "10", str(small_png)]
+    process = subprocess.Popen([*command, "-o", str(tmp_path / "o.png"), "-q"], stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    stderr = process.communicate(timeout=60)[1]
+    assert process.returncode in (0, 130), stderr  # 0: it finished first
+    assert "Traceback" not in stderr and "terminate called" not in stderr
+    assert not list(tmp_path.glob(".*.part"))
