@@ -36,8 +36,21 @@ class ClusterError(UsageError):
     """The cluster cannot take the batch: unreachable, no workers, or workers that cannot see the files."""
 
 
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def check_address(address: str) -> None:
+    """Refuse what cannot be a scheduler's address (``tcp://HOST:PORT``, or ``HOST:PORT``) before Dask tries:
+    it takes anything, then times out, and its half-made client hangs the exit for another 20 s."""
+    scheme, _, rest = address.rpartition("://")
+    host, _, port = rest.rpartition(":")
+    if (scheme and scheme not in SCHEMES) or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(f"--cluster {address}: not a scheduler address such as tcp://HOST:8786")
+
+
 def connect(address: str):
     """A client of the scheduler at ``address``, or a :class:`ClusterError` that says why not."""
+    check_address(address)
     try:
         from distributed import Client
     except ImportError:

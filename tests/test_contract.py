@@ -375,3 +375,11 @@ def test_ctrl_c_while_starting_exits_130_without_a_traceback(tmp_path, small_png
     assert process.returncode in (0, 130), stderr  # 0: it finished first
     assert "Traceback" not in stderr and "terminate called" not in stderr
     assert not list(tmp_path.glob(".*.part"))
+
+
+@pytest.mark.parametrize("address", ["garbage", "tcp://", "udp://1.2.3.4:1", "tcp://host:99999", "host:"])
+def test_what_cannot_be_an_address_is_a_usage_error_at_once(small_png, tmp_path, address):
+    started = time.perf_counter()
+    result = enhance("restore", "--level", "10", small_png, "-o", tmp_path / "o.png", "--cluster", address)
+    assert result.exit_code == 2 and time.perf_counter() - started < 10
+    assert result.stderr == f"error: --cluster {address}: not a scheduler address such as tcp://HOST:8786\n"
