@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from enhance_cli.imageio import IMAGE_SUFFIXES
-from enhance_cli.paths import STDIO, Job, UsageError, plan_jobs
+from enhance_cli.paths import STDIO, Job, UsageError, image_files, plan_jobs
 from enhance_cli.pipeline import Runner, RunOptions, WriteOptions, read_source
 from enhance_cli.registry import ModelNotFound, WeightsCorrupted, no_models_message, read_cards, weights_dir
 from enhance_cli.report import check_report_path
@@ -406,12 +406,22 @@ def run_eval(
     if threads:
         torch.set_num_threads(threads)
     try:
+        if not folder.is_dir() or not image_files(folder):
+            raise UsageError(f"no images found in {folder}")
         restorer = Restorer.for_task(task, model, tile=tile, device="cpu")
+        restorer.check_level(level)
+        if given_level is not None:
+            restorer.check_level(given_level)
     except WeightsCorrupted as error:
         return _error(error, 1)
     except (ModelNotFound, ValueError) as error:
         return _error(error, 2)
-    scores = evaluate_folder(restorer, folder, task, level, given_level, limit, seed)
+    unreadable: list[str] = []
+    scores = evaluate_folder(restorer, folder, task, level, given_level, limit, seed, unreadable)
+    for reason in unreadable:
+        stderr.print(f"[red]error[/]: {escape(reason)}", soft_wrap=True)
+    if not scores:
+        return 1
     degraded, restored = mean_scores(scores, "degraded"), mean_scores(scores, "restored")
     table = Table(
         title=f"{restorer.card.name} on {folder.name} ({len(scores)} images), {TASKS[task].level_name} {level:g}",
@@ -448,4 +458,4 @@ def run_eval(
                 indent=2,
             )
         )
-    return 0
+    return 1 if unreadable else 0

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from enhance_cli.imageio import read_image
+from enhance_cli.imageio import ImageError, read_image
 from enhance_cli.metrics import quality
 from enhance_cli.paths import image_files
 from enhance_cli.restorer import Restorer
@@ -44,11 +44,19 @@ def evaluate_folder(
     given_level: float | None,
     limit: int | None = None,
     seed: int = 0,
+    unreadable: list[str] | None = None,
 ) -> list[ImageScore]:
-    """Degrade every image at ``level``, restore it at ``given_level`` (None: estimate), score both."""
+    """Degrade every image at ``level``, restore it at ``given_level`` (None: estimate), score both. An image
+    that cannot be read is left out, its one-line reason added to ``unreadable``."""
     scores = []
     for index, path in enumerate(image_files(folder)[:limit]):
-        picture = read_image(path)
+        try:
+            picture = read_image(path)
+        except ImageError as error:
+            if unreadable is None:
+                raise
+            unreadable.append(str(error))
+            continue
         clean = np.repeat(picture.pixels, 3, axis=2) if picture.pixels.shape[2] == 1 else picture.pixels
         degraded = degrade(clean, task, level, seed + index)
         started = time.perf_counter()

@@ -383,3 +383,19 @@ def test_what_cannot_be_an_address_is_a_usage_error_at_once(small_png, tmp_path,
     result = enhance("restore", "--level", "10", small_png, "-o", tmp_path / "o.png", "--cluster", address)
     assert result.exit_code == 2 and time.perf_counter() - started < 10
     assert result.stderr == f"error: --cluster {address}: not a scheduler address such as tcp://HOST:8786\n"
+
+
+def test_eval_fails_in_one_line_on_an_empty_folder_a_bad_level_or_a_damaged_image(tmp_path, small_png):
+    (tmp_path / "empty").mkdir()
+    result = enhance("eval", tmp_path / "empty")
+    assert result.exit_code == 2 and result.stderr == f"error: no images found in {tmp_path / 'empty'}\n"
+    result = enhance("eval", small_png.parent, "--task", "sr", "--level", "9")
+    assert result.exit_code == 2 and result.stderr == "error: scale must be between 2 and 4, got 9\n"
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(small_png, folder / "a.png")
+    (folder / "b.png").write_bytes(b"not an image")
+    result = enhance("eval", folder, "--level", "15")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"error: {folder / 'b.png'}: not a PNG, JPEG, TIFF, WebP or BMP image" in result.stderr
+    assert "(1 images)" in result.stdout
