@@ -157,7 +157,8 @@ Cluster = Annotated[
     typer.Option(
         metavar="ADDRESS",
         help="Run the batch on a Dask cluster, e.g. tcp://host:8786: its workers read, process and write the "
-        "images, which must be on storage every worker sees under the same paths. Needs enhance[cluster].",
+        "images, which must be on storage every worker sees under the same paths. Needs the cluster extra "
+        "(pip install -e '.[cluster]' in the checkout).",
         show_default=False,
     ),
 ]

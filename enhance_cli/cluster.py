@@ -7,7 +7,8 @@ output folder must be on storage every worker sees under the same paths (NFS, a 
 back here for the summary and the report.
 
 Dask reschedules the tasks of a worker that dies on the others; since every write is atomic and an existing
-output is skipped, a rescheduled image is written once and whole. Install with ``pip install "enhance[cluster]"``.
+output is skipped, a rescheduled image is written once and whole. Install with ``pip install -e ".[cluster]"``
+in the checkout (or the built wheel with ``[cluster]``).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def connect(address: str):
     try:
         from distributed import Client
     except ImportError:
-        raise ClusterError('--cluster needs Dask: pip install "enhance[cluster]"') from None
+        raise ClusterError('--cluster needs Dask: pip install -e ".[cluster]" in the enhance checkout') from None
     try:
         client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
     except (OSError, TimeoutError) as error:

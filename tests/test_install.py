@@ -17,7 +17,7 @@ from .conftest import ROOT
 
 
 def test_installed_version_is_the_package_version():
-    assert metadata.version("enhance") == enhance_cli.__version__
+    assert metadata.version("enhance-cli") == enhance_cli.__version__
 
 
 def test_version_option_prints_it():
@@ -30,7 +30,7 @@ def test_wheel_ships_the_weights_where_an_install_finds_them(tmp_path):
     pip = [sys.executable, "-m", "pip", "-q"]
     subprocess.run([*pip, "wheel", "--no-deps", "-w", dist, ROOT], check=True)
     (wheel,) = dist.glob("*.whl")
-    assert wheel.name == f"enhance-{enhance_cli.__version__}-py3-none-any.whl"
+    assert wheel.name == f"enhance_cli-{enhance_cli.__version__}-py3-none-any.whl"
     with zipfile.ZipFile(wheel) as archive:
         shipped = set(archive.namelist())
     cards = {card.name for card in list_cards()}
@@ -38,7 +38,12 @@ def test_wheel_ships_the_weights_where_an_install_finds_them(tmp_path):
 
     # The wheel's own files, ahead of this checkout on the path (its dependencies come from this environment),
     # run from outside the checkout: the models must come from inside the installed package.
-    subprocess.run([*pip, "install", "--no-deps", "--target", site, wheel], check=True)
+    # As the README installs the cluster extra: from the wheel, whose own extra it must be (--no-deps: pip
+    # still names an extra the wheel lacks; Dask itself is not needed here).
+    installed = subprocess.run(
+        [*pip, "install", "--no-deps", "--target", site, f"{wheel}[cluster]"], capture_output=True, text=True
+    )
+    assert installed.returncode == 0 and "does not provide the extra" not in installed.stderr, installed.stderr
     environment = {k: v for k, v in os.environ.items() if k != WEIGHTS_ENV} | {"PYTHONPATH": str(site)}
     print_weights_dir = "import sys, enhance_cli.registry as r; print(r.weights_dir(), file=sys.stderr)"
     script = f"{print_weights_dir}; import enhance_cli.cli as c; c.app()"
