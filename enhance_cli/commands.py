@@ -367,8 +367,10 @@ def _print_models(rows: list[dict], as_json: bool) -> None:
         return
     table = Table(box=None)
     numeric = ("params", "kFLOPs/px", "of which MLP")
-    for column in ("name", "task", *numeric, "levels", "headline results"):
-        table.add_column(column, justify="right" if column in numeric else "left")
+    names = [row["name"] + (" (default)" if row["default"] else "") for row in rows]
+    table.add_column("name", no_wrap=True, min_width=max(map(len, names)))  # what --model takes: never cut
+    for column in ("task", *numeric, "levels", "headline results"):
+        table.add_column(column, justify="right" if column in numeric else "left", overflow="fold")
     for row in rows:
         name = row["name"] + (" (default)" if row["default"] else "")
         table.add_row(

@@ -8,6 +8,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from enhance_cli.cli import app
+from enhance_cli.registry import list_cards
 
 runner = CliRunner()
 
@@ -190,3 +191,13 @@ def test_input_is_never_overwritten(small_png):
     result = enhance("restore", "--level", "25", small_png, "-o", small_png, "--overwrite")
     assert result.exit_code == 1
     assert "is the input itself" in result.stderr
+
+
+def test_models_shows_whole_names_at_80_columns(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= 80
+    for card in list_cards():
+        assert any(line.split()[:1] == [card.name] for line in lines), card.name
