@@ -72,8 +72,9 @@ def write_report(path: Path, records: list[dict[str, Any]], total_seconds: float
 def print_summary(
     console: Console, records: list[dict[str, Any]], total_seconds: float, setup_seconds: float = 0.0
 ) -> None:
+    columns = ("input", "result", "level", "size", "tiles", "GFLOPs", "seconds")
     table = Table(title=None, box=None, pad_edge=False)
-    for column in ("input", "result", "level", "size", "tiles", "GFLOPs", "seconds"):
+    for column in columns:
         table.add_column(column, justify="left" if column in ("input", "result") else "right", overflow="fold")
     for r in records:
         if r.get("skipped"):
@@ -87,7 +88,12 @@ def print_summary(
         flops = f"{r['flops'] / 1e9:.1f}" if r.get("flops") else ""
         seconds = f"{r['seconds']['total']:.2f}" if r.get("seconds") else ""
         table.add_row(r["input"], result, level, size, str(r.get("tiles") or ""), flops, seconds)
-    console.print(table)
+    if console.is_terminal:
+        console.print(table)
+    else:  # a log or a pipe: one plain line per image, whatever the width, for grep and for people alike
+        for row in zip(*(column.cells for column in table.columns), strict=True):
+            cells = [f"{name} {value}" for name, value in zip(columns[2:], row[2:], strict=True) if value]
+            console.print(f"{row[0]}: {', '.join([row[1], *cells])}", soft_wrap=True, highlight=False)
     failed = sum(not r["ok"] for r in records)
     done = sum(r["ok"] and not r.get("skipped") for r in records)
     skipped = sum(bool(r.get("skipped")) for r in records)

@@ -201,3 +201,11 @@ def test_models_shows_whole_names_at_80_columns(monkeypatch):
     assert max(map(len, lines)) <= 80
     for card in list_cards():
         assert any(line.split()[:1] == [card.name] for line in lines), card.name
+
+
+def test_the_summary_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path, small_png):
+    result = runner.invoke(app, ["restore", "--level", "15", str(small_png), "-o", str(tmp_path / "o.png")])
+    assert result.exit_code == 0
+    lines = result.stderr.strip().splitlines()
+    assert lines[-2].startswith(f"{small_png}: ok, level 15, size ") and "seconds" in lines[-2]
+    assert lines[-1].startswith("1 done, 0 skipped, 0 failed in ")
