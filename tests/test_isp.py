@@ -116,7 +116,7 @@ def test_usage_errors_exit_2(args, message):
 
 def test_stdin_is_refused_with_a_reason():
     result = enhance("isp", "-", "-o", "-")
-    assert result.exit_code == 1 and "stdin" in result.stderr
+    assert result.exit_code == 2 and result.stderr == "error: isp reads files by path; stdin (-) is not supported\n"
 
 
 @pytest.mark.shared_data("raw")

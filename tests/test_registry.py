@@ -36,7 +36,9 @@ def weights_copy(folder, *names):
 
 def test_every_shipped_card_matches_its_weights():
     cards = list_cards()
-    assert len(cards) == 9 and {"hyperres-noise", "dds-denoise", "isp-xtrans"} <= {c.name for c in cards}
+    assert len(cards) == 10 and {"hyperres-noise", "dds-denoise", "isp", "isp-v2", "isp-xtrans"} <= {
+        c.name for c in cards
+    }
     for card in cards:
         assert sha256_of(card.weights_path) == card.sha256
         assert card.extra["training"]["command"]

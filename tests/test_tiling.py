@@ -277,7 +277,7 @@ def test_receptive_field_is_tight(name, long_side):
     image = network_input(name, long_side)
     for axis, oriented in ((1, image), (0, image.transpose(1, 0, 2))):
         measured = measured_reach(model, oriented, position, axis)
-        assert radius * 0.97 <= measured <= radius, (axis, measured, radius)
+        assert min(radius * 0.97, radius - 1) <= measured <= radius, (axis, measured, radius)
 
 
 def test_cards_record_the_receptive_field():
