@@ -55,7 +55,7 @@ def find_inputs(
     """
     if "" in arguments:  # Path("") is the current folder: an unset shell variable would process all of it
         raise UsageError("an input name is empty ('')")
-    outputs = Path(_key(output)) if output not in (None, STDIO) else None
+    outputs = Path(resolved_path(output)) if output not in (None, STDIO) else None
     found: list[tuple[str, Path | None]] = []
     for argument in arguments:
         path = Path(argument)
@@ -69,7 +69,7 @@ def find_inputs(
                 and child.suffix.lower() in suffixes | RAW_SUFFIXES  # RAW files are named, then passed over
                 and not any(part.startswith(".") for part in child.relative_to(path).parts)
                 and not child.stem.endswith(f"_{command}")
-                and not (outputs and outputs in Path(_key(str(child))).parents)
+                and not (outputs and outputs in Path(resolved_path(str(child))).parents)
             ):
                 found.append((str(child), path))
     return found
@@ -153,7 +153,7 @@ def _with_problems(jobs: list[Job]) -> list[Job]:
     an output that is the input itself,
     or an output that another input of the run would also write (all of them fail: none can be trusted,
     and a later run must not mistake one input's result for another's)."""
-    keys = [None if job.output == STDIO or job.skipped or job.problem else _key(job.output) for job in jobs]
+    keys = [None if job.output == STDIO or job.skipped or job.problem else resolved_path(job.output) for job in jobs]
     claims: dict[str, list[Job]] = {}
     for job, key in zip(jobs, keys, strict=True):
         if key is not None:
@@ -167,7 +167,7 @@ def _with_problems(jobs: list[Job]) -> list[Job]:
             problem = "no such file or directory"
         elif job.problem:
             problem = job.problem
-        elif job.source != STDIO and key is not None and _key(job.source) == key:
+        elif job.source != STDIO and key is not None and resolved_path(job.source) == key:
             problem = f"the output {job.output} is the input itself; refusing to overwrite an input"
         elif key is not None and len(claims[key]) > 1:
             others = ", ".join(other.source for other in claims[key] if other is not job)
@@ -176,7 +176,8 @@ def _with_problems(jobs: list[Job]) -> list[Job]:
     return planned
 
 
-def _key(path: str) -> str:
+def resolved_path(path: str) -> str:
+    """``path`` made absolute with links resolved (as given, made absolute, where that fails)."""
     try:
         return str(Path(path).resolve())
     except OSError:

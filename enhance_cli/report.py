@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from enhance_cli.paths import RAW_FOR_ISP, STDIO, UsageError
+from enhance_cli.paths import RAW_FOR_ISP, STDIO, UsageError, resolved_path
 
 
 def peak_rss_bytes() -> int:
@@ -28,7 +28,7 @@ def check_report_path(path: Path, files: list[str] = (), overwrite: bool = False
         raise UsageError(f"--report {path}: is a directory; give a file name such as run.json")
     if path.exists() and not path.is_file():
         raise UsageError(f"--report {path}: not a regular file")
-    if _resolved(path) in {_resolved(Path(file)) for file in files if file != STDIO}:
+    if resolved_path(str(path)) in {resolved_path(file) for file in files if file != STDIO}:
         raise UsageError(f"--report {path}: is an input or an output of this run; give another name")
     if path.exists() and not overwrite:
         raise UsageError(f"--report {path}: file exists (use --overwrite)")
@@ -39,13 +39,6 @@ def check_report_path(path: Path, files: list[str] = (), overwrite: bool = False
         raise UsageError(f"--report {path}: {folder} is not a directory")
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"--report {path}: permission denied")
-
-
-def _resolved(path: Path) -> str:
-    try:
-        return str(path.resolve())
-    except OSError:
-        return os.path.abspath(path)
 
 
 def write_report(path: Path, records: list[dict[str, Any]], total_seconds: float, setup_seconds: float = 0.0) -> None:
