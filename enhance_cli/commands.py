@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from enhance_cli.imageio import IMAGE_SUFFIXES
@@ -419,7 +420,23 @@ def run_eval(
     except (ModelNotFound, ValueError) as error:
         return _error(error, 2)
     unreadable: list[str] = []
-    scores = evaluate_folder(restorer, folder, task, level, given_level, limit, seed, unreadable)
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=stderr, transient=True
+    ) as bar:
+        images = bar.add_task("images", total=None)
+        scores = evaluate_folder(
+            restorer,
+            folder,
+            task,
+            level,
+            given_level,
+            limit,
+            seed,
+            unreadable,
+            progress=lambda done, total: bar.update(images, completed=done, total=total),
+        )
+    wall = time.perf_counter() - started
     for reason in unreadable:
         stderr.print(f"[red]error[/]: {escape(reason)}", soft_wrap=True)
     if not scores:
@@ -444,7 +461,8 @@ def run_eval(
     levels = [s.level for s in scores]
     console.print(
         f"level used: mean {np.mean(levels):.2f} (min {min(levels):.2f}, max {max(levels):.2f}); "
-        f"{np.mean([s.seconds for s in scores]):.3f} s per image"
+        f"restoring took {np.mean([s.seconds for s in scores]):.3f} s per image, {wall / len(scores):.3f} s with "
+        "degrading, reading and scoring"
     )
     if json_path:
         json_path.write_text(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -45,11 +46,16 @@ def evaluate_folder(
     limit: int | None = None,
     seed: int = 0,
     unreadable: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[ImageScore]:
     """Degrade every image at ``level``, restore it at ``given_level`` (None: estimate), score both. An image
-    that cannot be read is left out, its one-line reason added to ``unreadable``."""
+    that cannot be read is left out, its one-line reason added to ``unreadable``; ``progress(done, total)`` is
+    called after each image."""
     scores = []
-    for index, path in enumerate(image_files(folder)[:limit]):
+    paths = image_files(folder)[:limit]
+    for index, path in enumerate(paths):
+        if progress is not None and index:
+            progress(index, len(paths))
         try:
             picture = read_image(path)
         except ImageError as error:
