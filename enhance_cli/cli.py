@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+import typer.rich_utils
 from rich.console import Console
+from rich.markup import escape
 
 from enhance_cli import __version__
 
@@ -34,6 +36,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 stderr = Console(stderr=True)
+
+
+def _usage_error_in_one_line(error: Exception) -> None:  # a ClickException of Typer's own click
+    """Typer's usage errors (an unknown option, a bad value) as one plain line, like every other error of the
+    command, with the pointer to --help kept; Typer offers no setting for it, so its formatter is replaced."""
+    if error.__class__.__name__ == "NoArgsIsHelpError":  # `enhance` alone prints the help, as Typer does
+        return
+    context = getattr(error, "ctx", None)
+    hint = f" (see {context.command_path} --help)" if context is not None else ""
+    message = " ".join(error.format_message().split())
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error[/]: {escape(message)}{hint}")
+
+
+typer.rich_utils.rich_format_error = _usage_error_in_one_line
 
 
 class OutputFormat(str, Enum):

@@ -209,3 +209,18 @@ def test_the_summary_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path, smal
     lines = result.stderr.strip().splitlines()
     assert lines[-2].startswith(f"{small_png}: ok, level 15, size ") and "seconds" in lines[-2]
     assert lines[-1].startswith("1 done, 0 skipped, 0 failed in ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["restore", "--bogus"], "error: No such option: --bogus"),
+        (["restore", "--memory", "nan", "a.png"], "error: Invalid value for --memory: 'nan' is not a size"),
+        (["nope"], "error: No such command 'nope'."),
+    ],
+)
+def test_typer_usage_errors_are_one_plain_line_like_ours(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+    assert "--help)" in result.stderr and "╭" not in result.stderr
