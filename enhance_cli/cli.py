@@ -474,8 +474,8 @@ def denoise(
             metavar="FRACTION",  # above 0, at most 1: checked with the library's own message (check_budget)
             help="Mean FLOPs to spend, as a fraction of the full network's (above 0, at most 1), e.g. 0.5: a gate "
             "picks a thinner or wider sub-network for each tile so that typical photos average this; 1 runs the "
-            "full network everywhere. Default: the knee of the model's FLOPs/quality ladder (`enhance models` shows it), where "
-            "more FLOPs stop paying.",
+            "full network everywhere. Default: the knee of the model's FLOPs/quality ladder (`enhance models` "
+            "shows it), where more FLOPs stop paying.",
             show_default=False,
         ),
     ] = None,
