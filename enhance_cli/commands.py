@@ -280,8 +280,7 @@ def _plan(inputs: list[str], options: BatchOptions, command: str, suffixes: froz
     if all(job.skipped for job in jobs):
         several = len(jobs) > 1
         raws = f" ({len(jobs)} camera RAW file{'s' * several}: develop {'them' if several else 'it'} with enhance isp)"
-        raws = raws if jobs else ""
-        raise UsageError(f"no {found} found in {' '.join(inputs)}{raws}")
+        raise UsageError(f"no {found} found in {' '.join(inputs)}{raws if jobs else ''}")
     formats = {job.format for job in jobs}
     if options.bits == 16 and formats & {"jpeg", "webp"}:
         raise UsageError(f"--bits 16 needs png or tiff, not {' or '.join(sorted(formats & {'jpeg', 'webp'}))}")
@@ -372,8 +371,7 @@ def _print_models(rows: list[dict], as_json: bool) -> None:
     table.add_column("name", no_wrap=True, min_width=max(map(len, names)))  # what --model takes: never cut
     for column in ("task", *numeric, "levels", "headline results"):
         table.add_column(column, justify="right" if column in numeric else "left", overflow="fold")
-    for row in rows:
-        name = row["name"] + (" (default)" if row["default"] else "")
+    for name, row in zip(names, rows, strict=True):
         table.add_row(
             name,
             row["task"],

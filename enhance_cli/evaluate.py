@@ -50,12 +50,12 @@ def evaluate_folder(
 ) -> list[ImageScore]:
     """Degrade every image at ``level``, restore it at ``given_level`` (None: estimate), score both. An image
     that cannot be read is left out, its one-line reason added to ``unreadable``; ``progress(done, total)`` is
-    called after each image."""
+    called before each image and at the end."""
     scores = []
     paths = image_files(folder)[:limit]
     for index, path in enumerate(paths):
-        if progress is not None and index:
-            progress(index, len(paths))
+        if progress is not None:
+            progress(index, len(paths))  # done so far
         try:
             picture = read_image(path)
         except ImageError as error:
@@ -70,6 +70,8 @@ def evaluate_folder(
         seconds = time.perf_counter() - started
         restored = quantise(outcome.picture.pixels)
         scores.append(ImageScore(path.name, outcome.level, seconds, quality(clean, degraded), quality(clean, restored)))
+    if progress is not None:
+        progress(len(paths), len(paths))
     return scores
 
 

@@ -582,7 +582,7 @@ def write_image(
         raise ValueError(f"{path}: unknown image extension; choose one of {', '.join(FORMATS)}")
     try:
         _refuse_existing(path, overwrite)  # fail before a possibly long encode
-        _write_atomically(path, encode_image(picture, format, bits, quality), overwrite)
+        write_atomically(path, encode_image(picture, format, bits, quality), overwrite)
     except OSError as exc:
         raise _write_error(path, exc) from None
 
@@ -779,7 +779,7 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
         raise FileExistsError(errno.EEXIST, "file exists")
 
 
-def _write_atomically(path: Path, data: bytes, overwrite: bool) -> None:
+def write_atomically(path: Path, data: bytes, overwrite: bool = True) -> None:
     """Write next to the target under a hidden temporary name, then rename it over the target; a device or a
     pipe (``/dev/null``, a FIFO) is written to directly instead, since renaming over it would replace it."""
     if _is_special_file(path):

@@ -108,11 +108,10 @@ def plan_jobs(
         raise UsageError("-o - writes one image to stdout; give exactly one input")
     if output is not None and not to_directory and output != STDIO and len(inputs) > 1:
         raise UsageError(f"-o {output}: several inputs need an output directory")
+    several = f"{len(inputs)} inputs" if len(inputs) > 1 else "a directory input"
     if to_directory and os.path.exists(output) and not os.path.isdir(output):
-        several = f"{len(inputs)} inputs" if len(inputs) > 1 else "a directory input"
         raise UsageError(f"-o {output} is an existing file, but there are {several}; give a directory")
     if to_directory and _names_a_new_file(output):
-        several = f"{len(inputs)} inputs" if len(inputs) > 1 else "a directory input"
         raise UsageError(f"-o {output} names a file, but there are {several}; give a directory (end it with /)")
 
     single_format = format

@@ -143,12 +143,12 @@ def read_raw(path: Path | str, size_guess: bool = False) -> RawImage:
     _check_readable(Path(path), name)
     notes: list[str] = []
     try:
-        if not size_guess and _identified_by_size(Path(path)):
-            raise RawError(
-                f"{name}: no RAW header; LibRaw would guess the sensor layout from the file size alone "
-                "(--raw-guess develops it anyway)"
-            )
         with quiet_libraries(), rawpy.imread(name) as raw:
+            if not size_guess and _identified_by_size(Path(path)):
+                raise RawError(
+                    f"{name}: no RAW header; LibRaw would guess the sensor layout from the file size alone "
+                    "(--raw-guess develops it anyway)"
+                )
             sizes = raw.sizes  # known after open, before anything is decoded
             if sizes.raw_height * sizes.raw_width > MAX_PIXELS:
                 raise RawError(f"{name}: image too large (more than {MAX_PIXELS:,} pixels)")
@@ -201,21 +201,16 @@ _RAW_HEADERS = (
 
 
 def _identified_by_size(path: Path) -> bool:
-    """Whether LibRaw knows the file only by its size: it reads it, but one byte more and it would not."""
+    """Whether LibRaw, which has read the file, knows it only by its size: one byte more and it would not."""
     with path.open("rb") as stream:
         head = stream.read(16)
     if head.startswith(_RAW_HEADERS) or head[4:8] == b"ftyp":
         return False
-    data = path.read_bytes()
-
-    def readable(candidate: bytes) -> bool:
-        try:
-            with quiet_libraries(), rawpy.imread(BytesIO(candidate)):
-                return True
-        except rawpy.LibRawError:
+    try:
+        with quiet_libraries(), rawpy.imread(BytesIO(path.read_bytes() + b"\0")):
             return False
-
-    return readable(data) and not readable(data + b"\0")
+    except rawpy.LibRawError:
+        return True
 
 
 def _check_readable(path: Path, name: str) -> None:

@@ -135,7 +135,7 @@ class ModelCard:
             return cls._from_data(json.loads(path.read_text()), path)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             reason = f"no {error.args[0]!r} entry" if isinstance(error, KeyError) else str(error).split("\n")[0]
-            raise CardDamaged(f"{path}: damaged model card ({reason}); reinstall enhance") from None
+            raise CardDamaged(f"{path}: damaged model card ({reason}); reinstall enhance", path) from None
 
     @classmethod
     def _from_data(cls, data: dict[str, Any], path: Path) -> ModelCard:
@@ -189,6 +189,10 @@ class WeightsCorrupted(ModelNotFound):
 class CardDamaged(WeightsCorrupted):
     """A model card that cannot be read (truncated JSON, a missing entry); its message names the file."""
 
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
 
 def read_cards(folder: Path | None = None) -> tuple[list[ModelCard], list[CardDamaged]]:
     """Every readable card in ``folder`` (default: :func:`weights_dir`), by name, and the damaged ones' errors:
@@ -219,7 +223,7 @@ def find_card(name: str | None = None, task: str | None = None, folder: Path | N
         for card in cards:
             if card.name == name:
                 return card
-        own = [error for error in damaged if str(error).startswith(f"{folder / name}.json:")]
+        own = [error for error in damaged if error.path == folder / f"{name}.json"]
         raise (own or [ModelNotFound(f"no model named {name!r}; `enhance models` lists them")])[0]
     for card in cards:
         if card.task == task and card.default_for_task:

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from enhance_cli.imageio import write_atomically
 from enhance_cli.paths import RAW_FOR_ISP, STDIO, UsageError, resolved_path
 
 
@@ -53,13 +54,7 @@ def write_report(path: Path, records: list[dict[str, Any]], total_seconds: float
         "total_seconds": round(total_seconds, 4),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name.encode()[:200].decode(errors='ignore')}.{os.getpid()}.part")
-    try:
-        temporary.write_text(json.dumps(document, indent=2) + "\n")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_atomically(path, (json.dumps(document, indent=2) + "\n").encode())
 
 
 def print_summary(

@@ -249,7 +249,8 @@ def train(
         from safetensors.torch import load_file
 
         # Non-strict: a network grown by new, zero-initialised layers starts from its smaller predecessor.
-        state = {k: v for k, v in load_file(str(init)).items() if not k.startswith(recipe.init_drop or ("\0",))}
+        dropped = recipe.init_drop
+        state = {k: v for k, v in load_file(str(init)).items() if not (dropped and k.startswith(dropped))}
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected:
             raise ValueError(f"{init} does not fit {recipe.architecture}: unexpected {unexpected}")
