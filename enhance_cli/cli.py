@@ -1,13 +1,16 @@
 """The ``enhance`` command line: parse options, then call the library."""
 
-from __future__ import annotations
-
+import copy
+import functools
+import inspect
 import math
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
+import typer.core
 import typer.rich_utils
 from rich.console import Console
 from rich.markup import escape
@@ -15,7 +18,7 @@ from rich.markup import escape
 from enhance_cli import __version__
 
 if TYPE_CHECKING:
-    from enhance_cli.commands import BatchOptions
+    from enhance_cli.work import BatchOptions
 
 app = typer.Typer(
     name="enhance",
@@ -50,6 +53,9 @@ def _usage_error_in_one_line(error: Exception) -> None:  # a ClickException of T
 
 
 typer.rich_utils.rich_format_error = _usage_error_in_one_line
+_option_type = typer.core.TyperOption.display_type_rich
+# A flag takes no value, so the help shows none (Typer writes <bool> beside every flag, --help included).
+typer.core.TyperOption.display_type_rich = lambda option, ctx: None if option.is_flag else _option_type(option, ctx)
 
 
 class OutputFormat(str, Enum):
@@ -82,6 +88,7 @@ Output = Annotated[
     typer.Option(
         "--output",
         "-o",
+        metavar="PATH",
         help="Output file, directory (several inputs, or ends in /), or - for stdout. "
         "Default: next to each input as `<stem>_<command>.<ext>`.",
         show_default=False,
@@ -94,12 +101,16 @@ Format = Annotated[
 Bits = Annotated[
     int | None,
     typer.Option(
-        min=8, max=16, help="Bits per sample for png/tiff: 8 or 16. Default: the input's depth.", show_default=False
+        metavar="8|16",  # checked with the other shared options: a range would offer 9-15
+        help="Bits per sample for png/tiff: 8 or 16. Default: the input's depth.",
+        show_default=False,
     ),
 ]
 Quality = Annotated[
     int | None,
-    typer.Option(min=1, max=100, help="Quality of JPEG/WebP outputs, 1-100.  [default: 95]", show_default=False),
+    typer.Option(
+        min=1, max=100, metavar="1-100", help="Quality of JPEG/WebP outputs, 1-100.  [default: 95]", show_default=False
+    ),
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs (they are skipped otherwise).")]
 Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-directories of directory inputs.")]
@@ -107,6 +118,7 @@ Tile = Annotated[
     int | None,
     typer.Option(
         min=0,
+        metavar="PIXELS",
         help="Largest tile side in pixels; 0 = whole image. Default: tiles of the size that runs fastest (about "
         "0.5 MP for the HyperRes models, 1 MP for isp), as few as split the image evenly.",
         show_default=False,
@@ -116,6 +128,7 @@ TileOverlap = Annotated[
     int | None,
     typer.Option(
         min=0,
+        metavar="PIXELS",
         help="Overlap between tiles in pixels, cross-faded; rounded up to the model's grid. Default: 0 where each "
         "tile's halo covers the network's receptive field (tiles then match the whole image), else 8.",
         show_default=False,
@@ -143,6 +156,7 @@ def parse_memory(text: str | None) -> int | None:
 Memory = Annotated[
     str | None,
     typer.Option(
+        metavar="SIZE",
         help="The network's working memory per tile, e.g. 100M or 1G, shared by images processed at once; tiles "
         "are sized to fit. Default: the fastest tiles, about 200 MiB (HyperRes) or 400 MiB (isp). The image "
         "itself takes memory beside it.",
@@ -150,12 +164,15 @@ Memory = Annotated[
     ),
 ]
 Model = Annotated[
-    str | None, typer.Option(help="Model name from `enhance models`. Default: the task's default.", show_default=False)
+    str | None,
+    typer.Option(
+        metavar="NAME", help="Model name from `enhance models`. Default: the task's default.", show_default=False
+    ),
 ]
 DeviceOption = Annotated[Device, typer.Option(help="Where to run: auto picks cuda, then mps, then cpu.")]
 Threads = Annotated[
     int | None,
-    typer.Option(min=1, help="CPU threads for the whole run. Default: every core.", show_default=False),
+    typer.Option(min=1, metavar="N", help="CPU threads for the whole run. Default: every core.", show_default=False),
 ]
 Jobs = Annotated[
     int | None,
@@ -163,6 +180,7 @@ Jobs = Annotated[
         "--jobs",
         "-j",
         min=1,
+        metavar="N",
         help="Images processed at once, each in its own process with a share of the threads and of --memory. "
         "Default: one per core for a batch of images under 8 MP, else one at a time on every core.",
         show_default=False,
@@ -181,7 +199,9 @@ Cluster = Annotated[
 Report = Annotated[
     Path | None,
     typer.Option(
-        help="Write a JSON report (per image: level, size, tiles, FLOPs, timings) to this file.", show_default=False
+        metavar="FILE",
+        help="Write a JSON report (per image: level, size, tiles, FLOPs, timings) to this file.",
+        show_default=False,
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary on stderr.")]
@@ -216,24 +236,7 @@ def parse_level(text: str, option: str = "--level") -> float | None:
     return value
 
 
-@app.command()
-def restore(
-    inputs: Inputs,
-    task: Annotated[
-        Task,
-        typer.Option(
-            help="What to remove: noise (Gaussian-like sensor noise), jpeg (compression artifacts) or sr "
-            "(low resolution: the image is upscaled by the level)."
-        ),
-    ] = Task.noise,
-    level: Annotated[
-        str,
-        typer.Option(
-            help="Degradation level, or auto to estimate it per image. noise: sigma on the 0-255 scale (5-75); "
-            "jpeg: the quality it was saved at (10-90 restored, 95+ passed through); sr: the scale, 2-4 "
-            "(required)."
-        ),
-    ] = "auto",
+def batch_options(
     output: Output = None,
     format: Format = None,
     bits: Bits = None,
@@ -251,192 +254,10 @@ def restore(
     report: Report = None,
     quiet: Quiet = False,
     debug: Debug = False,
-) -> None:
-    """Restore images with an adaptive network that takes the degradation level as input.
-
-    One model covers a continuous range of levels. Give the level you know, or --level auto
-    to let a small CNN estimate it per image.
-
-    Examples:
-
-      enhance restore --task noise --level 25 photo.png          # writes photo_restore.png
-
-      enhance restore --level auto scans/ -o clean/ --bits 16
-
-      enhance restore --level 15 a.jpg -o a.tif --report run.json
-    """
-    from enhance_cli.commands import run_restore
-
-    options = _batch_options(
-        output,
-        format,
-        bits,
-        quality,
-        overwrite,
-        recursive,
-        tile,
-        tile_overlap,
-        memory,
-        model,
-        device,
-        threads,
-        jobs,
-        cluster,
-        report,
-        quiet,
-        debug,
-    )
-    _exit_with(run_restore(inputs, task.value, parse_level(level), options, "restore"))
-
-
-@app.command()
-def dejpeg(
-    inputs: Inputs,
-    level: Annotated[
-        str,
-        typer.Option(
-            help="The JPEG quality the images were saved at (1-100), or auto: read from each JPEG file's "
-            "quantisation tables (exact for the standard tables most encoders use), or, for images no longer in "
-            "JPEG files (re-saved as PNG), estimated from the pixels by a small network."
-        ),
-    ] = "auto",
-    output: Output = None,
-    format: Format = None,
-    bits: Bits = None,
-    quality: Quality = None,
-    overwrite: Overwrite = False,
-    recursive: Recursive = False,
-    tile: Tile = None,
-    tile_overlap: TileOverlap = None,
-    memory: Memory = None,
-    model: Model = None,
-    device: DeviceOption = Device.auto,
-    threads: Threads = None,
-    jobs: Jobs = None,
-    cluster: Cluster = None,
-    report: Report = None,
-    quiet: Quiet = False,
-    debug: Debug = False,
-) -> None:
-    """Remove JPEG compression artifacts (blocks, ringing, colour bleeding) with one network for every quality.
-
-    The network was trained on qualities 10-90. Images saved at 95 or above come back unchanged
-    (restoring them would only lose detail); between 90 and 95 the correction fades out.
-
-    Examples:
-
-      enhance dejpeg old.jpg                        # writes old_dejpeg.png
-
-      enhance dejpeg --level 20 screenshots/ -o fixed/
-
-      enhance dejpeg web/ -o clean/ --report run.json   # the report records each quality used
-    """
-    from enhance_cli.commands import run_restore
-
-    options = _batch_options(
-        output,
-        format,
-        bits,
-        quality,
-        overwrite,
-        recursive,
-        tile,
-        tile_overlap,
-        memory,
-        model,
-        device,
-        threads,
-        jobs,
-        cluster,
-        report,
-        quiet,
-        debug,
-    )
-    _exit_with(run_restore(inputs, "jpeg", parse_level(level), options, "dejpeg"))
-
-
-@app.command()
-def sr(
-    inputs: Inputs,
-    scale: Annotated[
-        float,
-        typer.Option(
-            min=2.0, max=4.0, help="Upscaling factor, 2-4, fractions allowed; the output is round(size x scale)."
-        ),
-    ] = 2.0,
-    output: Output = None,
-    format: Format = None,
-    bits: Bits = None,
-    quality: Quality = None,
-    overwrite: Overwrite = False,
-    recursive: Recursive = False,
-    tile: Tile = None,
-    tile_overlap: TileOverlap = None,
-    memory: Memory = None,
-    model: Model = None,
-    device: DeviceOption = Device.auto,
-    threads: Threads = None,
-    jobs: Jobs = None,
-    cluster: Cluster = None,
-    report: Report = None,
-    quiet: Quiet = False,
-    debug: Debug = False,
-) -> None:
-    """Upscale images: bicubic to the new size, then one network (trained for scales 2-4) restores the detail.
-
-    Transparency is upscaled bicubically beside the network, not through it.
-
-    Examples:
-
-      enhance sr --scale 2 small.png                # writes small_sr.png at twice the size
-
-      enhance sr --scale 2.5 thumbs/ -o large/ --bits 16
-    """
-    from enhance_cli.commands import run_restore
-
-    options = _batch_options(
-        output,
-        format,
-        bits,
-        quality,
-        overwrite,
-        recursive,
-        tile,
-        tile_overlap,
-        memory,
-        model,
-        device,
-        threads,
-        jobs,
-        cluster,
-        report,
-        quiet,
-        debug,
-    )
-    _exit_with(run_restore(inputs, "sr", scale, options, "sr"))
-
-
-def _batch_options(
-    output: str | None,
-    format: OutputFormat | None,
-    bits: int | None,
-    quality: int | None,
-    overwrite: bool,
-    recursive: bool,
-    tile: int | None,
-    tile_overlap: int | None,
-    memory: str | None,
-    model: str | None,
-    device: Device,
-    threads: int | None,
-    jobs: int | None,
-    cluster: str | None,
-    report: Path | None,
-    quiet: bool,
-    debug: bool,
-) -> BatchOptions:
-    """The options every image command shares, checked and gathered for the library."""
-    from enhance_cli.commands import BatchOptions
+) -> "BatchOptions":
+    """The options every image command shares, declared once: :func:`image_command` adds them to each
+    command; here they are checked and gathered for the library."""
+    from enhance_cli.work import BatchOptions
 
     if bits not in (None, 8, 16):
         raise typer.BadParameter("must be 8 or 16", param_hint="--bits")
@@ -461,11 +282,142 @@ def _batch_options(
     )
 
 
+def image_command(**helps: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command that declares only its own options and takes the shared ones (those of
+    :func:`batch_options`) gathered as ``options``; they follow its own in the signature Typer reads.
+    ``helps`` replaces a shared option's help for this command (isp's --bits default, its --model names)."""
+    shared = [_with_help(parameter, helps.get(name)) for name, parameter in _SHARED.items()]
+
+    def register(command: Callable[..., None]) -> Callable[..., None]:
+        own = [parameter for name, parameter in inspect.signature(command).parameters.items() if name != "options"]
+
+        @functools.wraps(command)
+        def run(**values: object) -> None:
+            command(**{p.name: values.pop(p.name) for p in own}, options=batch_options(**values))
+
+        run.__signature__ = inspect.Signature(own + shared)
+        run.__annotations__ = {parameter.name: parameter.annotation for parameter in own + shared}
+        return app.command()(run)
+
+    return register
+
+
+_SHARED = inspect.signature(batch_options).parameters
+
+
+def _with_help(parameter: inspect.Parameter, help: str | None) -> inspect.Parameter:
+    """``parameter`` with its Typer option's help replaced, if ``help`` is given."""
+    if help is None:
+        return parameter
+    kind, option = get_args(parameter.annotation)
+    option = copy.copy(option)
+    option.help = help
+    return parameter.replace(annotation=Annotated[kind, option])
+
+
+@image_command()
+def restore(
+    inputs: Inputs,
+    task: Annotated[
+        Task,
+        typer.Option(
+            help="What to remove: noise (Gaussian-like sensor noise), jpeg (compression artifacts) or sr "
+            "(low resolution: the image is upscaled by the level)."
+        ),
+    ] = Task.noise,
+    level: Annotated[
+        str,
+        typer.Option(
+            help="Degradation level, or auto to estimate it per image. noise: sigma on the 0-255 scale (5-75); "
+            "jpeg: the quality it was saved at (10-90 restored, 95+ passed through); sr: the scale, 2-4 "
+            "(required)."
+        ),
+    ] = "auto",
+    *,
+    options: "BatchOptions",
+) -> None:
+    """Restore images with an adaptive network that takes the degradation level as input.
+
+    One model covers a continuous range of levels. Give the level you know, or --level auto
+    to let a small CNN estimate it per image.
+
+    Examples:
+
+      enhance restore --task noise --level 25 photo.png          # writes photo_restore.png
+
+      enhance restore --level auto scans/ -o clean/ --bits 16
+
+      enhance restore --level 15 a.jpg -o a.tif --report run.json
+    """
+    from enhance_cli.commands import run_restore
+
+    _exit_with(run_restore(inputs, task.value, parse_level(level), options, "restore"))
+
+
+@image_command()
+def dejpeg(
+    inputs: Inputs,
+    level: Annotated[
+        str,
+        typer.Option(
+            help="The JPEG quality the images were saved at (1-100), or auto: read from each JPEG file's "
+            "quantisation tables (exact for the standard tables most encoders use), or, for images no longer in "
+            "JPEG files (re-saved as PNG), estimated from the pixels by a small network."
+        ),
+    ] = "auto",
+    *,
+    options: "BatchOptions",
+) -> None:
+    """Remove JPEG compression artifacts (blocks, ringing, colour bleeding) with one network for every quality.
+
+    The network was trained on qualities 10-90. Images saved at 95 or above come back unchanged
+    (restoring them would only lose detail); between 90 and 95 the correction fades out.
+
+    Examples:
+
+      enhance dejpeg old.jpg                        # writes old_dejpeg.png
+
+      enhance dejpeg --level 20 screenshots/ -o fixed/
+
+      enhance dejpeg web/ -o clean/ --report run.json   # the report records each quality used
+    """
+    from enhance_cli.commands import run_restore
+
+    _exit_with(run_restore(inputs, "jpeg", parse_level(level), options, "dejpeg"))
+
+
+@image_command()
+def sr(
+    inputs: Inputs,
+    scale: Annotated[
+        float,
+        typer.Option(
+            min=2.0, max=4.0, help="Upscaling factor, 2-4, fractions allowed; the output is round(size x scale)."
+        ),
+    ] = 2.0,
+    *,
+    options: "BatchOptions",
+) -> None:
+    """Upscale images: bicubic to the new size, then one network (trained for scales 2-4) restores the detail.
+
+    Transparency is upscaled bicubically beside the network, not through it.
+
+    Examples:
+
+      enhance sr --scale 2 small.png                # writes small_sr.png at twice the size
+
+      enhance sr --scale 2.5 thumbs/ -o large/ --bits 16
+    """
+    from enhance_cli.commands import run_restore
+
+    _exit_with(run_restore(inputs, "sr", scale, options, "sr"))
+
+
 def _exit_with(code: int) -> None:
     raise typer.Exit(code)
 
 
-@app.command()
+@image_command()
 def denoise(
     inputs: Inputs,
     budget: Annotated[
@@ -479,23 +431,8 @@ def denoise(
             show_default=False,
         ),
     ] = None,
-    output: Output = None,
-    format: Format = None,
-    bits: Bits = None,
-    quality: Quality = None,
-    overwrite: Overwrite = False,
-    recursive: Recursive = False,
-    tile: Tile = None,
-    tile_overlap: TileOverlap = None,
-    memory: Memory = None,
-    model: Model = None,
-    device: DeviceOption = Device.auto,
-    threads: Threads = None,
-    jobs: Jobs = None,
-    cluster: Cluster = None,
-    report: Report = None,
-    quiet: Quiet = False,
-    debug: Debug = False,
+    *,
+    options: "BatchOptions",
 ) -> None:
     """Remove the noise of real photos (camera and phone JPEGs, high ISO) with a dynamic slimmable network.
 
@@ -513,25 +450,6 @@ def denoise(
     """
     from enhance_cli.commands import run_denoise
 
-    options = _batch_options(
-        output,
-        format,
-        bits,
-        quality,
-        overwrite,
-        recursive,
-        tile,
-        tile_overlap,
-        memory,
-        model,
-        device,
-        threads,
-        jobs,
-        cluster,
-        report,
-        quiet,
-        debug,
-    )
     _exit_with(run_denoise(inputs, budget, options))
 
 
@@ -582,7 +500,11 @@ def parse_white_balance_option(text: str):
         raise typer.BadParameter(str(error), param_hint="--wb") from None
 
 
-@app.command()
+@image_command(
+    bits="Bits per sample for png/tiff: 8 or 16.  [default: 8; 16 for prophoto]",
+    model="isp (v3, default), isp-v2 (the HyperConvolution U-Net) or isp-v2-plain (its plain-conv twin); "
+    "X-Trans files: isp-xtrans.",
+)
 def isp(
     inputs: Annotated[
         list[str],
@@ -653,38 +575,8 @@ def isp(
             "size; without it such files are refused, since size, bit depth and colours would all be guesses.",
         ),
     ] = False,
-    output: Output = None,
-    format: Format = None,
-    bits: Annotated[
-        int | None,
-        typer.Option(
-            min=8,
-            max=16,
-            help="Bits per sample for png/tiff: 8 or 16.  [default: 8; 16 for prophoto]",
-            show_default=False,
-        ),
-    ] = None,
-    quality: Quality = None,
-    overwrite: Overwrite = False,
-    recursive: Recursive = False,
-    tile: Tile = None,
-    tile_overlap: TileOverlap = None,
-    memory: Memory = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            help="isp (v3, default), isp-v2 (the HyperConvolution U-Net) or isp-v2-plain (its plain-conv twin); "
-            "X-Trans files: isp-xtrans.",
-            show_default=False,
-        ),
-    ] = None,
-    device: DeviceOption = Device.auto,
-    threads: Threads = None,
-    jobs: Jobs = None,
-    cluster: Cluster = None,
-    report: Report = None,
-    quiet: Quiet = False,
-    debug: Debug = False,
+    *,
+    options: "BatchOptions",
 ) -> None:
     """Develop camera RAW files into finished images with a neural demosaicker and denoiser.
 
@@ -720,25 +612,6 @@ def isp(
         size_guess=raw_guess,
     )
 
-    options = _batch_options(
-        output,
-        format,
-        bits,
-        quality,
-        overwrite,
-        recursive,
-        tile,
-        tile_overlap,
-        memory,
-        model,
-        device,
-        threads,
-        jobs,
-        cluster,
-        report,
-        quiet,
-        debug,
-    )
     _exit_with(run_isp(inputs, develop, options))
 
 

@@ -1,7 +1,7 @@
 """Many machines: a batch's images as tasks on a Dask distributed cluster (``--cluster tcp://host:8786``).
 
 This machine plans the jobs and checks the options and the model, exactly as for a local run; each Dask
-worker then sets itself up once from the command's :class:`~enhance_cli.commands.Work` (it loads the model
+worker then sets itself up once from the command's :class:`~enhance_cli.work.Work` (it loads the model
 from its own installed package) and reads, processes and writes the images it is given. The inputs and the
 output folder must be on storage every worker sees under the same paths (NFS, a bucket mount). Records come
 back here for the summary and the report.
@@ -28,7 +28,7 @@ from enhance_cli.pipeline import Runner, RunOptions
 from enhance_cli.workers import WorkerDied, WorkerPlan, run_as_worker
 
 if TYPE_CHECKING:
-    from enhance_cli.commands import Work
+    from enhance_cli.work import Work
 
 CONNECT_SECONDS = 10
 

@@ -1,5 +1,6 @@
 """The CLI contract, exercised on small real images."""
 
+import inspect
 import json
 
 import numpy as np
@@ -22,6 +23,39 @@ def test_help_teaches_every_command():
         result = enhance(*command, "--help")
         assert result.exit_code == 0
         assert "Example" in result.stdout
+        assert "<bool>" not in result.stdout  # flags take no value
+
+
+IMAGE_COMMANDS = ("restore", "dejpeg", "sr", "denoise", "isp")
+
+
+def test_every_image_command_takes_the_shared_options_with_its_own_help_where_it_differs():
+    from click import Command
+    from typer.main import get_command
+
+    from enhance_cli.cli import batch_options
+
+    group = get_command(app)
+    shared = list(inspect.signature(batch_options).parameters)
+    for name in IMAGE_COMMANDS:
+        command: Command = group.commands[name]
+        names = [param.name for param in command.params]
+        assert names[-len(shared) :] == shared, name  # the same options, in the same place, after the command's own
+    bits = {name: next(p.help for p in group.commands[name].params if p.name == "bits") for name in IMAGE_COMMANDS}
+    assert "16 for prophoto" in bits["isp"] and "the input's depth" in bits["restore"]
+
+
+def test_shared_options_reach_the_library(small_png, tmp_path, monkeypatch):
+    import enhance_cli.commands
+
+    seen = {}
+    monkeypatch.setattr(enhance_cli.commands, "run_work", lambda work, inputs: seen.update(work=work) or 0)
+    result = enhance("dejpeg", small_png, "-o", tmp_path / "a.webp", "--quality", 80, "--tile", 64, "-q", "-j", 1)
+    assert result.exit_code == 0, result.stderr
+    work = seen["work"]
+    assert (work.command, work.task, work.level) == ("dejpeg", "jpeg", None)
+    assert work.options.output == str(tmp_path / "a.webp")
+    assert (work.options.quality, work.options.tile, work.options.quiet, work.options.jobs) == (80, 64, True, 1)
 
 
 def test_restore_writes_next_to_the_input_and_removes_noise(small_png):
