@@ -116,6 +116,22 @@ def test_noise_map_matches_the_noise_given():
     assert (clean_batch.noise_std == 0).all()
 
 
+def test_texture_noise_reads_texture_as_noise_and_is_told_to_the_network():
+    from enhance_cli.training.unprocess import texture_noise
+
+    rng = np.random.default_rng(0)
+    flat = np.full((200, 240, 3), 128, np.uint8)
+    grainy = np.clip(128 + rng.normal(0, 6, flat.shape), 0, 255).astype(np.uint8)
+    assert texture_noise(flat) == (0.0, 0.0)
+    shot, read = texture_noise(grainy)
+    assert shot + read > 1e-5  # what the blind estimate would find in this "clean" photo
+    clean = torch.full((2, 3, 32, 32), 0.5)
+    told = unprocess(
+        clean, rng, torch.Generator(), clean_fraction=1.0, texture=np.array([[0.0, 0.0], [0.0, 1e-4]])
+    ).noise_std
+    assert (told[0] == 0).all() and (told[1] > 0).all()  # noise-free, yet told what the estimate reads
+
+
 def test_saturation_boost_keeps_greys_and_spreads_colours():
     from enhance_cli.training.unprocess import boost_saturation
 

@@ -107,7 +107,11 @@ class PatchSampler:
 
     def sample(self, count: int, rng: np.random.Generator) -> torch.Tensor:
         """``count`` patches as a float tensor NCHW in [0, 1]."""
-        patches = []
+        return self.sample_with_sources(count, rng)[0]
+
+    def sample_with_sources(self, count: int, rng: np.random.Generator) -> tuple[torch.Tensor, np.ndarray]:
+        """``count`` patches as a float tensor NCHW in [0, 1], and the index in ``images`` of each one's photo."""
+        patches, sources = [], []
         hard = rng.binomial(count, self.hard_share) if self.hard else 0
         for number, index in enumerate(rng.choice(len(self.images), size=count, p=self.weights)):
             image = self.images[index]
@@ -116,10 +120,11 @@ class PatchSampler:
             if number < hard:
                 index, top, left = self.hard[rng.integers(len(self.hard))]
                 image = self.images[index]
+            sources.append(index)
             patch = image[top : top + self.patch, left : left + self.patch]
             patch = np.rot90(patch, k=int(rng.integers(4)))
             if rng.integers(2):
                 patch = patch[:, ::-1]
             patches.append(np.ascontiguousarray(patch))
         batch = torch.from_numpy(np.stack(patches)).permute(0, 3, 1, 2)
-        return batch.float() / 255
+        return batch.float() / 255, np.array(sources)

@@ -20,7 +20,7 @@ from enhance_cli.training.camera_noise import noisy_pairs
 from enhance_cli.training.data import PatchSampler
 from enhance_cli.training.recipes import Recipe
 from enhance_cli.training.slimming import psnr_per_image, validation_pairs
-from enhance_cli.training.unprocess import demosaic_difficulty, unprocess
+from enhance_cli.training.unprocess import demosaic_difficulty, texture_noise, unprocess
 
 
 def stratified_levels(
@@ -74,7 +74,12 @@ def estimation_loss(
 
 
 def isp_loss(
-    model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
+    model: nn.Module,
+    clean: torch.Tensor,
+    recipe: Recipe,
+    rng: np.random.Generator,
+    generator: torch.Generator,
+    texture: np.ndarray | None = None,
 ) -> torch.Tensor:
     """RAW development: unprocessed noisy mosaics in, L1 in sRGB after each sample's colour matrix."""
     batch = unprocess(
@@ -84,6 +89,7 @@ def isp_loss(
         saturation=recipe.saturation,
         identity_fraction=recipe.identity_cameras,
         cfa=COLOUR_FILTERS_BY_NAME[recipe.mosaic],
+        texture=texture,
     )
     inputs = torch.cat([batch.mosaic, batch.noise_std], dim=1) if model.input_channels == 2 else batch.mosaic
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
@@ -265,6 +271,7 @@ def train(
         difficulty=DIFFICULTIES.get(recipe.objective),
     )
     print(f"{recipe.name}: {len(sampler)} images, {sum(p.numel() for p in model.parameters())} params", file=log)
+    textures = np.array([texture_noise(image) for image in sampler.images]) if recipe.texture_noise else None
     objective = OBJECTIVES[recipe.objective]
     model.train()
     running, started = 0.0, time.time() - elapsed
@@ -272,8 +279,9 @@ def train(
     while step < recipe.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(recipe, step) * group.get("scale", 1.0)  # runs from before scales have none
-        clean = sampler.sample(recipe.patches_per_step, rng)
-        loss = objective(model, clean, recipe, rng, generator)
+        clean, sources = sampler.sample_with_sources(recipe.patches_per_step, rng)
+        extras = {"texture": textures[sources]} if textures is not None else {}
+        loss = objective(model, clean, recipe, rng, generator, **extras)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -16,6 +16,7 @@ import torch
 from enhance_cli.cfa import BAYER, ColourFilter
 from enhance_cli.colour import camera_to_srgb_from_xyz, srgb_to_linear
 from enhance_cli.models.isp_unet import bilinear_demosaic
+from enhance_cli.raw_noise import estimate_raw_noise
 
 # XYZ -> camera matrices of four real cameras (as used by Brooks et al.); random mixtures make new cameras.
 XYZ_TO_CAMERAS = torch.tensor(
@@ -119,11 +120,14 @@ def unprocess(
     saturation: float = 1.0,
     identity_fraction: float = 0.2,
     cfa: ColourFilter = BAYER,
+    texture: np.ndarray | None = None,
 ) -> RawBatch:
     """A training batch of white-balanced noisy mosaics from clean sRGB patches N x 3 x H x W.
 
     ``saturation`` > 1: half the patches get their colour channels shuffled and their saturation
     boosted by up to that factor. ``identity_fraction``: share of cameras whose colour space is sRGB.
+    ``texture``: N x 2, the (shot, read) the blind estimate reads in each patch's noise-free photo
+    (``texture_noise``); the noise model the network is told then carries the estimate's bias, as at inference.
     """
     n, _, height, width = clean.shape
     linear = srgb_to_linear(clean)
@@ -133,7 +137,8 @@ def unprocess(
         factors = np.where(colourful, rng.uniform(1, saturation, n), 1.0)
         linear = boost_saturation(linear, torch.from_numpy(factors).float())
     camera_to_srgb = random_cameras(n, rng, identity_fraction)
-    brightness = torch.from_numpy(rng.uniform(0.4, 1.0, n)).float().view(-1, 1, 1, 1)
+    levels = rng.uniform(0.4, 1.0, n)
+    brightness = torch.from_numpy(levels).float().view(-1, 1, 1, 1)
     target = linear * brightness
     camera = torch.einsum("nij,njhw->nihw", torch.linalg.inv(camera_to_srgb), target)
     gains = random_white_balance(n, rng)
@@ -147,8 +152,19 @@ def unprocess(
     mosaic = (noisy * per_pixel).clamp_max(1.0)  # LibRaw clips after white balance
     # At inference the noise model is estimated: give the network the truth with estimation-sized errors.
     jitter = np.exp(rng.normal(0, ESTIMATE_ERROR, (2, n)))
-    shot_seen = torch.from_numpy(shots * jitter[0]).float().view(-1, 1, 1, 1)
-    read_seen = torch.from_numpy(reads * jitter[1]).float().view(-1, 1, 1, 1)
+    shots_seen, reads_seen = shots * jitter[0], reads * jitter[1]
+    if texture is not None:  # texture variance grows with brightness squared; the fit's slope with brightness
+        shots_seen, reads_seen = shots_seen + texture[:, 0] * levels, reads_seen + texture[:, 1] * levels**2
+    shot_seen = torch.from_numpy(shots_seen).float().view(-1, 1, 1, 1)
+    read_seen = torch.from_numpy(reads_seen).float().view(-1, 1, 1, 1)
     noise_std = (shot_seen * noisy.clamp_min(0) + read_seen).sqrt() * per_pixel
     # The target is the white-balanced camera RGB; the loss compares it through the matrix, in sRGB.
     return RawBatch(mosaic, noise_std, camera_to_srgb, target)
+
+
+def texture_noise(image: np.ndarray) -> tuple[float, float]:
+    """(shot, read) that the blind noise estimate reads in a noise-free photo (H x W x 3, uint8) developed at full
+    brightness: grain, compression traces and fine texture it cannot tell from sensor noise."""
+    height, width = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
+    srgb = torch.tensor(image[:height, :width]).permute(2, 0, 1)[None].float() / 255  # a copy: images are read-only
+    return estimate_raw_noise(mosaic_of(srgb_to_linear(srgb))[0, 0].numpy())
