@@ -39,14 +39,15 @@ import demosaic_baselines as baselines  # noqa: E402
 from parts import run_parts  # noqa: E402
 
 from enhance_cli.develop import Developer, DevelopOptions, default_card_for  # noqa: E402
+from enhance_cli.evaluate import add_sensor_noise, synthetic_raw  # noqa: E402
 from enhance_cli.metrics import psnr  # noqa: E402
 from enhance_cli.models.dncnn import fused_dncnn  # noqa: E402
+from enhance_cli.raw_noise import read_noise_variance  # noqa: E402
 from enhance_cli.rawio import RawImage, libraw_reference, read_raw  # noqa: E402
 from enhance_cli.registry import WEIGHTS_DIR, ModelCard, sha256_of  # noqa: E402
 from enhance_cli.training.data import image_files  # noqa: E402
 from enhance_cli.training.publish import write_card  # noqa: E402
 from enhance_cli.training.recipes import RECIPES  # noqa: E402
-from enhance_cli.training.unprocess import read_noise_variance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST = ROOT.parent / "shared" / "data" / "test"
@@ -82,17 +83,6 @@ FUJI_XTRANS = "GGRGGBGGBGGRBRGRBGGGBGGRGGRGGBRBGBRG"
 XTRANS_LIBRAW = {"libraw-xtrans-3-pass": "AHD", "libraw-xtrans-1-pass": "VNG", "libraw-linear": "LINEAR"}
 
 
-def as_raw(mosaic: np.ndarray, pattern: str = "RGGB") -> RawImage:
-    """A RAW file from a camera whose colour space is linear sRGB."""
-    return RawImage(mosaic, pattern, np.ones(3, np.float32), np.eye(3, dtype=np.float32), 1, None, "benchmark")
-
-
-def noisy(mosaic: np.ndarray, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    std = np.sqrt(SHOT * np.clip(mosaic, 0, None) + READ)
-    return (mosaic + std * rng.standard_normal(mosaic.shape)).astype(np.float32)
-
-
 def score(
     developers: dict[str, Developer], methods: tuple[str, ...], paths: list[Path], condition: str, pattern: str = "RGGB"
 ) -> dict:
@@ -106,11 +96,11 @@ def score(
         megapixels += srgb.shape[0] * srgb.shape[1] / 1e6
         mosaic = baselines.mosaic_with(baselines.srgb_to_linear(srgb), pattern)
         if condition == "noisy":
-            mosaic = noisy(mosaic, index)
+            mosaic = add_sensor_noise(mosaic, SHOT, index)
         for name in scores:
             started = time.perf_counter()
             if name in developers:
-                raw = as_raw(mosaic, pattern)
+                raw = synthetic_raw(mosaic, pattern)
                 result = developers[name].develop(raw, DevelopOptions(tone="neutral")).picture.pixels
             elif name in XTRANS_LIBRAW:
                 result = baselines.linear_to_srgb(np.clip(baselines.libraw(mosaic, XTRANS_LIBRAW[name], pattern), 0, 1))
@@ -226,10 +216,10 @@ def pictures_benchmark() -> dict:
     for condition in ("clean", "noisy"):
         mosaic = baselines.mosaic_rggb(baselines.srgb_to_linear(srgb))
         if condition == "noisy":
-            mosaic = noisy(mosaic, 0)
+            mosaic = add_sensor_noise(mosaic, SHOT, 0)
         libraw = baselines.linear_to_srgb(np.clip(baselines.METHODS["libraw-ahd"](mosaic), 0, 1))
         ours = [
-            (name, developer.develop(as_raw(mosaic), DevelopOptions(tone="neutral")).picture.pixels)
+            (name, developer.develop(synthetic_raw(mosaic), DevelopOptions(tone="neutral")).picture.pixels)
             for name, developer in developers.items()
         ]
         row = []
@@ -253,7 +243,7 @@ def pictures_benchmark() -> dict:
     }
 
 
-def synthetic_raw(megapixels: float) -> RawImage:
+def sample_raw_of_size(megapixels: float) -> RawImage:
     """The sample DNG's mosaic mirrored out to ``megapixels`` (3:2), as a RawImage."""
     sample = read_raw(ROOT / "samples" / "colorchart.dng")
     width = int(round((megapixels * 1e6 * 1.5) ** 0.5)) // 2 * 2
@@ -266,11 +256,11 @@ def synthetic_raw(megapixels: float) -> RawImage:
 
 
 def speed_benchmark(megapixels: float) -> dict:
-    raw = synthetic_raw(megapixels)
+    raw = sample_raw_of_size(megapixels)
     height, width = raw.mosaic.shape
     developer = Developer.for_model("isp", device="cpu")
     dncnn = fused_dncnn()
-    developer.develop(synthetic_raw(0.5), DevelopOptions(tone="neutral"))  # warm-up
+    developer.develop(sample_raw_of_size(0.5), DevelopOptions(tone="neutral"))  # warm-up
 
     started = time.perf_counter()
     outcome = developer.develop(raw, DevelopOptions(tone="neutral"))
@@ -302,7 +292,7 @@ def scaling_benchmark(sizes: list[float]) -> dict:
     rows = {}
     with tempfile.TemporaryDirectory() as folder:
         for megapixels in sizes:
-            raw = synthetic_raw(megapixels)
+            raw = sample_raw_of_size(megapixels)
             source = Path(folder) / f"{megapixels:g}mp.dng"
             baselines.mosaic_to_dng(raw.mosaic, source)
             report = Path(folder) / "report.json"
@@ -354,7 +344,7 @@ def cli_benchmark(megapixels: float = 12.0) -> dict:
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / f"{megapixels:g}mp.dng"
-        baselines.mosaic_to_dng(synthetic_raw(megapixels).mosaic, source)
+        baselines.mosaic_to_dng(sample_raw_of_size(megapixels).mosaic, source)
         report = Path(folder) / "report.json"
         commands = {
             "enhance isp": [

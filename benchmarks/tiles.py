@@ -32,10 +32,10 @@ def test_image(command: str, megapixels: float, folder: Path) -> Path:
     """A 4:3 photo-like PNG (the noisy sample, resized) or a 3:2 DNG tiled from the sample RAW."""
     if command == "isp":
         import demosaic_baselines as baselines
-        from isp import synthetic_raw
+        from isp import sample_raw_of_size
 
         path = folder / "big.dng"
-        baselines.mosaic_to_dng(synthetic_raw(megapixels).mosaic, path)
+        baselines.mosaic_to_dng(sample_raw_of_size(megapixels).mosaic, path)
         return path
     width = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
     height = int(round(megapixels * 1e6 / width))

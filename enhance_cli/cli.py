@@ -634,36 +634,93 @@ def list_models(
     show_models(json_output)
 
 
+class EvalTask(str, Enum):
+    noise = "noise"
+    jpeg = "jpeg"
+    sr = "sr"
+    isp = "isp"
+    denoise = "denoise"
+
+
 @app.command("eval")
 def evaluate(
-    folder: Annotated[Path, typer.Argument(help="Folder of clean reference images.", exists=True, file_okay=False)],
-    task: Annotated[Task, typer.Option(help="Degradation to synthesise and remove.")] = Task.noise,
-    level: Annotated[str, typer.Option(help="Level to synthesise (e.g. sigma 25).")] = "25",
+    folder: Annotated[
+        str,
+        typer.Argument(
+            help="Folder of clean reference images (denoise: of real noisy photos beside their references), or "
+            "a test set's name under --data, such as CBSD68 or test/Kodak24.",
+            show_default=False,
+        ),
+    ],
+    task: Annotated[
+        EvalTask,
+        typer.Option(
+            help="noise, jpeg, sr: synthesise that degradation and restore it. isp: make a RAW mosaic of each "
+            "image and develop it. denoise: real noise, X_real.* scored against X_mean.* (PolyU's names), or "
+            "noisy/ against clean/."
+        ),
+    ] = EvalTask.noise,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            help="Level to synthesise: noise sigma (default 25), JPEG quality (25), sr scale (2); isp: shot-noise "
+            "variance per unit signal (default 0, noise-free; 0.0025 is a mid ISO). Not for denoise.",
+            show_default=False,
+        ),
+    ] = None,
     restore_level: Annotated[
         str | None,
         typer.Option(
-            help="Level given to the model (a number or auto). Default: the synthesised level.", show_default=False
+            help="noise, jpeg, sr: the level given to the model, a number or auto. Default: the synthesised level.",
+            show_default=False,
         ),
     ] = None,
     model: Model = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N images.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, metavar="N", help="Use only the first N images.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic degradation.")] = 0,
     tile: Tile = None,
     threads: Threads = None,
-    json_output: Annotated[Path | None, typer.Option("--json", help="Also write per-image results here.")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Where test sets are found by name. Default: $ENHANCE_DATA, else ../shared/data beside the checkout.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="Also write per-image results here.")
+    ] = None,
 ) -> None:
-    """Measure a model on a folder: synthesise the degradation, restore, print PSNR/SSIM (RGB and Y).
+    """Measure a model on a folder: PSNR/SSIM (RGB and Y) of its output and of the degraded input.
 
-    The degraded input's own scores are printed beside the model's.
+    Examples:
 
-    Example:
+      enhance eval CBSD68 --task noise --level 25
 
-      enhance eval ../shared/data/test/CBSD68 --task noise --level 25
+      enhance eval Kodak24 --task isp --level 0.0025
+
+      enhance eval PolyU100 --task denoise --limit 20
+
+      enhance eval my_photos/ --task jpeg --level 20 --restore-level auto
     """
-    from enhance_cli.commands import run_eval
+    from enhance_cli.commands import EvalOptions, run_eval
 
-    synthesised = parse_level(level)
-    if synthesised is None:
+    synthesised = None if level is None else parse_level(level)
+    if level is not None and synthesised is None:
         raise typer.BadParameter("the synthesised level must be a number", param_hint="--level")
-    given = synthesised if restore_level is None else parse_level(restore_level)
-    _exit_with(run_eval(folder, task.value, synthesised, given, model, limit, seed, tile, threads, json_output))
+    given = None if restore_level is None else parse_level(restore_level, "--restore-level")
+    options = EvalOptions(
+        task=task.value,
+        level=synthesised,
+        given_level=given,
+        estimate=restore_level is not None and given is None,
+        model=model,
+        limit=limit,
+        seed=seed,
+        tile=tile,
+        threads=threads,
+        data=data,
+        json=json_output,
+    )
+    _exit_with(run_eval(folder, options))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from enhance_cli.cluster import ClusterPool, check_storage, connect
-from enhance_cli.paths import STDIO, Job, UsageError, image_files, plan_jobs
+from enhance_cli.paths import STDIO, Job, UsageError, plan_jobs
 from enhance_cli.pipeline import Runner
 from enhance_cli.registry import ModelNotFound, WeightsCorrupted, no_models_message, read_cards, weights_dir
 from enhance_cli.report import check_report_path
@@ -217,38 +218,45 @@ def _print_models(rows: list[dict], as_json: bool) -> None:
     console.print(table)
 
 
-def run_eval(
-    folder: Path,
-    task: str,
-    level: float,
-    given_level: float | None,
-    model: str | None,
-    limit: int | None,
-    seed: int,
-    tile: int | None,
-    threads: int | None,
-    json_path: Path | None,
-) -> int:
-    """Print a model's scores on a folder; return the exit status (2 for a usage error)."""
+@dataclass(frozen=True)
+class EvalOptions:
+    """How ``enhance eval`` scores a model."""
+
+    task: str = "noise"  # noise | jpeg | sr (synthetic), isp (RAW mosaics), denoise (real noisy/clean pairs)
+    level: float | None = None  # the level synthesised (isp: shot-noise variance); None: the task's default
+    given_level: float | None = None  # restore tasks: the level the model is told; None: the synthesised one
+    estimate: bool = False  # restore tasks: the model estimates the level (given_level is then ignored)
+    model: str | None = None
+    limit: int | None = None
+    seed: int = 0
+    tile: int | None = None
+    threads: int | None = None
+    data: Path | None = None  # where test sets are found by name; None: $ENHANCE_DATA or the checkout's
+    json: Path | None = None
+
+
+DEFAULT_EVAL_LEVELS = {"noise": 25.0, "jpeg": 25.0, "sr": 2.0, "isp": 0.0}
+ISP_NOISE_RANGE = (0.0, 0.05)  # shot-noise variance per unit signal: 0 noise-free, 0.0025 a mid ISO, 0.05 extreme
+
+
+def run_eval(folder: str, options: EvalOptions = EvalOptions()) -> int:
+    """Print a model's scores on a folder (or a test set named under the data folder); return the exit
+    status (1 when an image could not be read or the weights are damaged, 2 for a usage error)."""
     import numpy as np
     import torch
 
-    from enhance_cli.evaluate import evaluate_folder, mean_scores
-    from enhance_cli.restorer import Restorer
-    from enhance_cli.tasks import TASKS
+    from enhance_cli.evaluate import evaluate, find_data_folder, mean_scores
 
-    if threads:
-        torch.set_num_threads(threads)
+    if options.threads:
+        torch.set_num_threads(options.threads)
     try:
-        if not folder.is_dir() or not image_files(folder):
-            raise UsageError(f"no images found in {folder}")
-        restorer = Restorer.for_task(task, model, tile=tile, device="cpu")
-        restorer.check_level(level)
-        if given_level is not None:
-            restorer.check_level(given_level)
+        where = find_data_folder(folder, options.data)
+        benchmark, run, model = _eval_setup(where, options)
+        if not benchmark.loaders:
+            raise UsageError(f"no {'noisy/clean pairs' if options.task == 'denoise' else 'images'} found in {where}")
     except WeightsCorrupted as error:
         return _error(error, 1)
-    except (ModelNotFound, ValueError) as error:
+    except (ModelNotFound, UsageError, ValueError) as error:
         return _error(error, 2)
     unreadable: list[str] = []
     started = time.perf_counter()
@@ -256,14 +264,10 @@ def run_eval(
         TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=stderr, transient=True
     ) as bar:
         images = bar.add_task("images", total=None)
-        scores = evaluate_folder(
-            restorer,
-            folder,
-            task,
-            level,
-            given_level,
-            limit,
-            seed,
+        scores = evaluate(
+            benchmark,
+            run,
+            options.limit,
             unreadable,
             progress=lambda done, total: bar.update(images, completed=done, total=total),
         )
@@ -273,13 +277,10 @@ def run_eval(
     if not scores:
         return 1
     degraded, restored = mean_scores(scores, "degraded"), mean_scores(scores, "restored")
-    table = Table(
-        title=f"{restorer.card.name} on {folder.name} ({len(scores)} images), {TASKS[task].level_name} {level:g}",
-        box=None,
-    )
+    table = Table(title=f"{model} on {where.name} ({len(scores)} images), {benchmark.describe}", box=None)
     for column in ("", "PSNR RGB", "SSIM RGB", "PSNR Y", "SSIM Y"):
         table.add_column(column, justify="right")
-    for label, values in (("degraded input", degraded), (restorer.card.name, restored)):
+    for label, values in ((benchmark.degraded_label, degraded), (model, restored)):
         table.add_row(
             label,
             f"{values['psnr_rgb']:.2f}",
@@ -289,24 +290,53 @@ def run_eval(
         )
     console = Console()
     console.print(table)
-    levels = [s.level for s in scores]
+    levels = [s.level for s in scores if s.level is not None]
+    if levels:
+        console.print(f"level used: mean {np.mean(levels):.2f} (min {min(levels):.2f}, max {max(levels):.2f})")
     console.print(
-        f"level used: mean {np.mean(levels):.2f} (min {min(levels):.2f}, max {max(levels):.2f}); "
-        f"restoring took {np.mean([s.seconds for s in scores]):.3f} s per image, {wall / len(scores):.3f} s with "
-        "degrading, reading and scoring"
+        f"{model} took {np.mean([s.seconds for s in scores]):.3f} s per image "
+        f"({np.mean([s.flops_per_pixel for s in scores]) / 1e3:.0f} kFLOPs per pixel), {wall / len(scores):.3f} s "
+        "in all, with reading and scoring"
     )
-    if json_path:
-        json_path.write_text(
-            json.dumps(
-                {
-                    "model": restorer.card.name,
-                    "task": task,
-                    "level": level,
-                    "degraded": degraded,
-                    "restored": restored,
-                    "images": [asdict(s) for s in scores],
-                },
-                indent=2,
-            )
-        )
+    if options.json:
+        report = {"model": model, "folder": str(where), "task": options.task, "degradation": benchmark.describe}
+        report |= {"degraded": degraded, "restored": restored, "images": [asdict(s) for s in scores]}
+        options.json.write_text(json.dumps(report, indent=2))
     return 1 if unreadable else 0
+
+
+def _eval_setup(folder: Path, options: EvalOptions) -> tuple[Any, Callable, str]:
+    """The benchmark of ``folder`` for the task, the function that runs the model on one case, and its name."""
+    from enhance_cli.evaluate import raw_benchmark, real_noise_benchmark, restoration_benchmark
+
+    task, model_options = options.task, {"tile": options.tile, "device": "cpu"}
+    if task in ("denoise", "isp") and (options.given_level is not None or options.estimate):
+        raise UsageError(f"--restore-level is for noise, jpeg and sr; {task} is given no level")
+    if task == "denoise":
+        from enhance_cli.denoiser import Denoiser
+
+        if options.level is not None:
+            raise UsageError("denoise is scored on real noisy photos beside clean references; --level does not apply")
+        denoiser = Denoiser.for_model(options.model, **model_options)
+        return real_noise_benchmark(folder), denoiser.denoise, denoiser.card.name
+    level = DEFAULT_EVAL_LEVELS[task] if options.level is None else options.level
+    if task == "isp":
+        from enhance_cli.develop import Developer, DevelopOptions
+
+        if not ISP_NOISE_RANGE[0] <= level <= ISP_NOISE_RANGE[1]:
+            raise UsageError(
+                f"isp's --level is the shot-noise variance per unit signal, {ISP_NOISE_RANGE[0]:g}-"
+                f"{ISP_NOISE_RANGE[1]:g} (0.0025 is a mid ISO), not {level:g}"
+            )
+        developer = Developer.for_model(options.model, **model_options)
+        develop = partial(developer.develop, options=DevelopOptions(tone="neutral"))
+        return raw_benchmark(folder, level, options.seed), develop, developer.card.name
+    from enhance_cli.restorer import Restorer
+
+    restorer = Restorer.for_task(task, options.model, **model_options)
+    restorer.check_level(level)
+    given = None if options.estimate else level if options.given_level is None else options.given_level
+    if given is not None:
+        restorer.check_level(given)
+    restore = partial(restorer.restore, level=given)
+    return restoration_benchmark(folder, task, level, options.seed), restore, restorer.card.name

@@ -8,6 +8,8 @@ for its sampling bias) stands for the noise, and a line through those points giv
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 BLOCK = 4
@@ -73,3 +75,10 @@ def _fit_line(levels: np.ndarray, noise: np.ndarray) -> tuple[float, float]:
 def noise_std_map(mosaic: np.ndarray, shot: float, read: float) -> np.ndarray:
     """Per-pixel noise standard deviation of a mosaic under the (shot, read) model."""
     return np.sqrt(shot * np.clip(mosaic, 0, None) + read).astype(np.float32)
+
+
+def read_noise_variance(shot: float, rng: np.random.Generator | None = None) -> float:
+    """Read-noise variance that goes with a shot-noise level on real sensors (a log-linear fit over them; with
+    the fit's scatter if ``rng`` is given)."""
+    log_read = 2.18 * math.log(shot) + 1.2 + (rng.normal(0, 0.26) if rng is not None else 0.0)
+    return math.exp(log_read)

@@ -399,3 +399,56 @@ def test_eval_fails_in_one_line_on_an_empty_folder_a_bad_level_or_a_damaged_imag
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"error: {folder / 'b.png'}: not a PNG, JPEG, TIFF, WebP or BMP image" in result.stderr
     assert "(1 images)" in result.stdout
+
+
+def _scores(path: Path) -> tuple[float, float]:
+    report = json.loads(path.read_text())
+    return report["degraded"]["psnr_rgb"], report["restored"]["psnr_rgb"]
+
+
+def test_eval_scores_denoise_on_real_pairs_in_either_layout(tmp_path, clean_pixels):
+    rng = np.random.default_rng(0)
+    clean = clean_pixels[:96, :128]
+    noisy = np.clip(clean + rng.normal(0, 12, clean.shape), 0, 255).astype(np.uint8)
+    for folder, names in (("polyu", ("a_real.png", "a_mean.png")), ("split", ("noisy/a.png", "clean/a.png"))):
+        for pixels, name in zip((noisy, clean), names, strict=True):
+            (tmp_path / folder / name).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(tmp_path / folder / name)
+        result = enhance("eval", tmp_path / folder, "--task", "denoise", "--json", tmp_path / f"{folder}.json")
+        assert result.exit_code == 0, result.output
+        assert "dds-denoise on " in result.stdout and "noisy photo" in result.stdout
+        before, after = _scores(tmp_path / f"{folder}.json")
+        assert after > before + 3
+
+
+@pytest.mark.shared_data("test/Kodak24")
+def test_eval_finds_a_test_set_by_name_from_any_folder_and_develops_raw_mosaics(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = enhance("eval", "Kodak24", "--task", "isp", "--limit", "1", "--json", "isp.json")
+    assert result.exit_code == 0, result.output
+    assert "isp on Kodak24 (1 images), RGGB mosaic, noise-free" in " ".join(result.stdout.split())
+    bilinear, isp = _scores(tmp_path / "isp.json")
+    assert isp > bilinear + 5 and isp > 35
+
+
+def test_eval_takes_data_and_names_what_it_has(tmp_path, small_png):
+    (tmp_path / "data" / "test" / "Mine").mkdir(parents=True)
+    shutil.copy(small_png, tmp_path / "data" / "test" / "Mine" / "a.png")
+    result = enhance("eval", "Mine", "--data", tmp_path / "data", "--level", "15")
+    assert result.exit_code == 0 and "on Mine (1 images), sigma 15" in result.stdout
+    result = enhance("eval", "Nope", "--data", tmp_path / "data")
+    assert result.exit_code == 2
+    assert result.stderr == f"error: no folder 'Nope' here or in {tmp_path / 'data'} (test sets there: Mine)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--task", "denoise", "--level", "5"], "--level does not apply"),
+        (["--task", "isp", "--level", "9"], "isp's --level is the shot-noise variance per unit signal, 0-0.05"),
+        (["--task", "isp", "--restore-level", "auto"], "--restore-level is for noise, jpeg and sr"),
+    ],
+)
+def test_eval_options_that_do_not_apply_are_usage_errors(small_png, args, message):
+    result = enhance("eval", small_png.parent, *args)
+    assert result.exit_code == 2 and result.stderr.startswith("error: ") and message in result.stderr

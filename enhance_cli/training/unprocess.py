@@ -7,7 +7,6 @@ white balance applied again, as at inference, and must recover the white-balance
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch
 from enhance_cli.cfa import BAYER, ColourFilter
 from enhance_cli.colour import camera_to_srgb_from_xyz, srgb_to_linear
 from enhance_cli.models.isp_unet import bilinear_demosaic
-from enhance_cli.raw_noise import estimate_raw_noise
+from enhance_cli.raw_noise import estimate_raw_noise, read_noise_variance
 
 # XYZ -> camera matrices of four real cameras (as used by Brooks et al.); random mixtures make new cameras.
 XYZ_TO_CAMERAS = torch.tensor(
@@ -38,12 +37,6 @@ class RawBatch:
     noise_std: torch.Tensor  # N x 1 x H x W, each pixel's noise std after white balance, as estimated at inference
     camera_to_srgb: torch.Tensor  # N x 3 x 3
     target: torch.Tensor  # N x 3 x H x W linear sRGB the network's output should become after the matrix
-
-
-def read_noise_variance(shot: float, rng: np.random.Generator | None = None) -> float:
-    """Read-noise variance that goes with a shot-noise level (with scatter if ``rng`` is given)."""
-    log_read = 2.18 * math.log(shot) + 1.2 + (rng.normal(0, 0.26) if rng is not None else 0.0)
-    return math.exp(log_read)
 
 
 def mosaic_of(image: torch.Tensor, cfa: ColourFilter = BAYER) -> torch.Tensor:
