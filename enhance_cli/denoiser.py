@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
 import torch
 
 from enhance_cli.imageio import Picture
+from enhance_cli.models.dds_net import allocate_rungs
 from enhance_cli.pipeline import Outcome
 from enhance_cli.registry import ModelCard, find_card
 from enhance_cli.restorer import LoadedModel, rgb_pixels
-from enhance_cli.tiling import run_tiled
+from enhance_cli.tiling import TilePlan, run_tiled, tile_inputs
 
 
 class BudgetError(ValueError):
-    """A budget outside (0, 1]."""
+    """A budget outside (0, 1], or below what the cheapest sub-network costs."""
 
 
 def check_budget(budget: float) -> float:
@@ -43,6 +46,22 @@ class Denoiser(LoadedModel):
         return cls(find_card(name=model, task=None if model else "denoise"), **options)
 
     @property
+    def smallest_budget(self) -> float:
+        """What the cheapest sub-network and the gate cost, as a fraction of the full network: the least a
+        budget can hold to."""
+        return math.ceil(1000 * (self.rung_flops[0] + self.gate_flops) / self.full_flops) / 1000
+
+    def check_budget(self, budget: float) -> float:
+        """``budget``, if this model can keep to it."""
+        check_budget(budget)
+        if budget < self.smallest_budget:
+            raise BudgetError(
+                f"--budget {budget:g} is below {self.smallest_budget:g}, what the cheapest sub-network costs "
+                "with the gate"
+            )
+        return float(budget)
+
+    @property
     def default_budget(self) -> float:
         """The ladder's knee, as a fraction of the full network's FLOPs."""
         return round(float(self.model.default_budget), 3)
@@ -53,23 +72,25 @@ class Denoiser(LoadedModel):
     def denoise(
         self, picture: Picture, budget: float | None = None, progress: Callable[[int, int], None] | None = None
     ) -> Outcome:
-        """Denoise ``picture``, spending on average ``budget`` of the full network's FLOPs (default: the knee)."""
-        budget = self.default_budget if budget is None else check_budget(budget)
+        """Denoise ``picture``, spending at most ``budget`` of the full network's FLOPs (default: the knee): the
+        gate scores every tile first, then the budget goes where it is surest width is needed."""
+        budget = self.default_budget if budget is None else self.check_budget(budget)
         started = time.perf_counter()
         rgb = rgb_pixels(picture.pixels)
+        plan = self.plan_for(*rgb.shape[:2])
+        rungs = iter(self.choose_rungs(rgb, plan, budget))
         chosen: Counter[int] = Counter()
         spent = 0.0
 
         def network(batch: torch.Tensor) -> torch.Tensor:
             nonlocal spent
-            batch = self.to_device(batch)
-            rung = int(self.model.choose(batch, budget)[0])
+            rung = int(next(rungs))
             chosen[rung] += 1
             pixels = batch.shape[-2] * batch.shape[-1]
             spent += (self.rung_flops[rung] + (self.gate_flops if budget < 1 else 0)) * pixels
-            return self.model(batch, widths=self.rungs[rung]).clamp_(0, 1).cpu()
+            return self.model(self.to_device(batch), widths=self.rungs[rung]).clamp_(0, 1).cpu()
 
-        result = run_tiled(network, rgb, self.plan_for(*rgb.shape[:2]), progress)
+        result = run_tiled(network, rgb, plan, progress)
         pixels = result.image
         if picture.pixels.shape[2] == 1:
             pixels = pixels.mean(axis=2, keepdims=True)
@@ -81,3 +102,22 @@ class Denoiser(LoadedModel):
         seconds = time.perf_counter() - started
         restored = replace(picture, pixels=pixels)
         return Outcome(restored, None, result.tiles, round(spent), seconds, result.processed_pixels, details=details)
+
+    def choose_rungs(self, rgb: np.ndarray, plan: TilePlan, budget: float) -> np.ndarray:
+        """The rung each tile of ``plan`` runs, in the order they are processed, within ``budget``."""
+        if budget >= 1:
+            return np.full(plan.tiles, len(self.rungs) - 1)
+        logits, pixels = [], []
+        with torch.inference_mode():
+            for region in tile_inputs(rgb, plan):
+                batch = torch.from_numpy(np.ascontiguousarray(region))[None].permute(0, 3, 1, 2)
+                logits.append(self.model.gate_logits(self.to_device(batch)).float().cpu())
+                pixels.append(region.shape[0] * region.shape[1])
+        return allocate_rungs(
+            torch.cat(logits),
+            self.model.relative_rung_costs(),
+            np.array(pixels, dtype=np.float64),
+            budget,
+            self.model.cost_weight(budget),
+            self.gate_flops / self.full_flops,
+        )

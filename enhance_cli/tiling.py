@@ -20,7 +20,7 @@ and picks the counts that feed the network the fewest pixels.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,26 +217,38 @@ def run_tiled(
     """Apply ``function`` (NCHW -> NCHW, same height and width) to an H x W x C image, tile by tile as ``plan``
     (from :func:`plan_tiles` or :func:`plan_for_budget` for this image's size) says."""
     height, width, _ = image.shape
-    padded = np.pad(image, ((0, plan.height - height), (0, plan.width - width), (0, 0)), mode="reflect")
     if plan.tiles == 1:
-        output = _apply(function, padded)
+        output = _apply(function, next(tile_inputs(image, plan)))
         if progress:
             progress(1, 1)
         return TilingResult(output[:height, :width], 1, plan.processed_pixels)
 
     output: np.ndarray | None = None
     done = 0
+    places = ((row, column) for row in plan.rows for column in plan.columns)
+    for region, (row, column) in zip(tile_inputs(image, plan), places, strict=True):
+        restored = _apply(function, region)
+        if output is None:
+            output = np.zeros((plan.height, plan.width, restored.shape[2]), dtype=np.float32)
+        weights = row.weights[:, None, None] * column.weights[None, :, None]
+        output[row.start : row.stop, column.start : column.stop] += _without_halo(restored, row, column) * weights
+        done += 1
+        if progress:
+            progress(done, plan.tiles)
+    return TilingResult(output[:height, :width], plan.tiles, plan.processed_pixels)
+
+
+def tile_inputs(image: np.ndarray, plan: TilePlan) -> Iterator[np.ndarray]:
+    """What the network is given for each tile of ``plan`` (halo included), in the order :func:`run_tiled`
+    processes them: row by row. A network that decides per tile (DDS-Net's gate) can look at them all first."""
+    height, width, _ = image.shape
+    padded = np.pad(image, ((0, plan.height - height), (0, plan.width - width), (0, 0)), mode="reflect")
+    if plan.tiles == 1:
+        yield padded
+        return
     for row in plan.rows:
         for column in plan.columns:
-            restored = _apply(function, padded[row.first : row.end, column.first : column.end])
-            if output is None:
-                output = np.zeros((*padded.shape[:2], restored.shape[2]), dtype=np.float32)
-            weights = row.weights[:, None, None] * column.weights[None, :, None]
-            output[row.start : row.stop, column.start : column.stop] += _without_halo(restored, row, column) * weights
-            done += 1
-            if progress:
-                progress(done, plan.tiles)
-    return TilingResult(output[:height, :width], plan.tiles, plan.processed_pixels)
+            yield padded[row.first : row.end, column.first : column.end]
 
 
 def _without_halo(restored: np.ndarray, row: AxisTile, column: AxisTile) -> np.ndarray:

@@ -156,8 +156,10 @@ class DenoiseWork(Work):
         from enhance_cli.denoiser import Denoiser, check_budget
 
         if self.budget is not None:
-            check_budget(self.budget)
+            check_budget(self.budget)  # before the model loads, where it can be
         denoiser = Denoiser.for_model(self.options.model, **self.options.model_options(plan))
+        if self.budget is not None:
+            denoiser.check_budget(self.budget)
         return denoiser, lambda picture, progress: denoiser.denoise(picture, self.budget, progress)
 
 

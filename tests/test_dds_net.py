@@ -128,3 +128,18 @@ def test_tiled_denoising_matches_the_whole_image_at_any_one_rung(tmp_path, real_
     np.testing.assert_allclose(pieces.picture.pixels, full.picture.pixels, atol=1e-5)
     assert pieces.details["sub_networks"] == {tiled.rung_name(1): pieces.tiles}
     assert full.details["flops_fraction"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_the_allocation_keeps_to_the_budget_and_moves_the_least_sure_tiles_down_first():
+    from enhance_cli.models.dds_net import allocate_rungs
+
+    costs = np.array([0.1, 0.5, 1.0])
+    # Tile 0 the gate is sure needs the widest rung; tile 1 barely prefers it over the middle one.
+    logits = torch.tensor([[0.0, 0.0, 8.0], [0.0, 2.9, 3.0], [0.0, 1.0, 4.0]])
+    pixels = np.array([100.0, 100.0, 100.0])
+    assert list(allocate_rungs(logits, costs, pixels, 1.0, 0.0, 0.0)) == [2, 2, 2]
+    rungs = allocate_rungs(logits, costs, pixels, 0.7, 0.0, 0.0)
+    assert np.average(costs[rungs], weights=pixels) <= 0.7 and rungs[0] == 2 and rungs[1] < 2
+    cheapest = allocate_rungs(logits, costs, pixels, 0.1, 0.0, 0.0)
+    assert list(cheapest) == [0, 0, 0]
+    assert np.average(costs[allocate_rungs(logits, costs, pixels, 0.6, 0.0, 0.02)], weights=pixels) + 0.02 <= 0.6

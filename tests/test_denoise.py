@@ -9,6 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from enhance_cli.cli import app
+from enhance_cli.imageio import Picture
 from tests.conftest import shared_data
 
 runner = CliRunner()
@@ -71,7 +72,24 @@ def test_the_report_records_what_each_image_spent_and_which_sub_networks_ran(tmp
         assert sum(entry["sub_networks"].values()) == entry["tiles"] > 1 and entry["flops"] > 0
         spent[budget] = entry["flops_fraction"]
     assert spent["1"] == pytest.approx(1.0, abs=0.01)
-    assert spent["0.3"] < 0.5
+    assert spent["0.3"] <= 0.3
+
+
+@pytest.mark.parametrize("budget", [0.15, 0.3, 0.5, 0.7])
+def test_a_budget_holds_on_any_image(sample_pixels, budget):
+    """The gate scores every tile first and the budget is split between them: a noisy photo, which the gate
+    would like to spend more on, still gets no more than it was given."""
+    from enhance_cli.denoiser import Denoiser
+
+    denoiser = Denoiser.for_model(device="cpu", tile=96)
+    photo = (sample_pixels[:256, :320] / 255).astype(np.float32)
+    outcome = denoiser.denoise(Picture(photo, None, 8, None, None, "png"), budget)
+    assert outcome.tiles > 4 and budget - 0.15 < outcome.details["flops_fraction"] <= budget
+
+
+def test_a_budget_below_the_cheapest_sub_network_is_a_usage_error(small_png):
+    result = enhance("denoise", small_png, "--budget", "0.05")
+    assert result.exit_code == 2 and "what the cheapest sub-network costs with the gate" in result.stderr
 
 
 def test_the_default_budget_is_the_knee_the_models_table_shows(small_png, tmp_path):

@@ -106,6 +106,29 @@ class DDSNet(DDSUNet):
         return super().forward(x, widths=widths)
 
 
+def allocate_rungs(
+    logits: torch.Tensor, relative_costs: np.ndarray, pixels: np.ndarray, budget: float, cost_weight: float, gate: float
+) -> np.ndarray:
+    """One rung per tile (``logits``: tiles x rungs; ``pixels``: what each tile feeds the network) such that the
+    tiles' pixel-weighted mean cost, plus ``gate``'s, stays within ``budget`` (fractions of the full network).
+
+    The gate's choice at the calibrated ``cost_weight``, where that keeps within the budget; otherwise at the
+    least higher weight that does, which moves the tiles the gate is least sure need width down first."""
+
+    def spend(weight: float) -> tuple[float, np.ndarray]:
+        rungs = pick_rungs(logits, relative_costs, weight).numpy()
+        return float(np.average(relative_costs[rungs], weights=pixels)) + gate, rungs
+
+    spent, rungs = spend(cost_weight)
+    if spent <= budget:
+        return rungs
+    low, high = cost_weight, cost_weight + 1e4  # at the high end every tile takes the cheapest rung
+    for _ in range(50):
+        middle = (low + high) / 2
+        low, high = (low, middle) if spend(middle)[0] <= budget else (middle, high)
+    return spend(high)[1]
+
+
 def pick_rungs(logits: torch.Tensor, relative_costs: np.ndarray, cost_weight: float) -> torch.Tensor:
     """argmax over rungs of ``log p - cost_weight * relative cost``: the gate's choice, pushed by a budget."""
     scores = F.log_softmax(logits.float(), dim=1) - cost_weight * torch.as_tensor(relative_costs).float()
