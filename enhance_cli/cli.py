@@ -424,10 +424,11 @@ def denoise(
         float | None,
         typer.Option(
             metavar="FRACTION",  # above 0, at most 1: checked with the library's own message (check_budget)
-            help="Mean FLOPs to spend, as a fraction of the full network's (above 0, at most 1), e.g. 0.5: a gate "
-            "picks a thinner or wider sub-network for each tile so that typical photos average this; 1 runs the "
-            "full network everywhere. Default: the knee of the model's FLOPs/quality ladder (`enhance models` "
-            "shows it), where more FLOPs stop paying.",
+            help="The most FLOPs each image may spend, as a fraction of the full network's, e.g. 0.5 (at least "
+            "what the cheapest sub-network costs, 0.124; at most 1): a gate scores every tile, then gives the "
+            "budget to the tiles it is surest need a wider sub-network; 1 runs the full network everywhere. "
+            "Default: the knee of the model's FLOPs/quality ladder (`enhance models` shows it), where more FLOPs "
+            "stop paying.",
             show_default=False,
         ),
     ] = None,
