@@ -149,6 +149,13 @@ def gate_labels(psnrs: torch.Tensor, beta: float = GATE_BETA) -> torch.Tensor:
     return good_enough.int().argmax(dim=1)  # the first True
 
 
+def gate_labels_by_error(errors: torch.Tensor, tolerance: float) -> torch.Tensor:
+    """Per patch (rows of N x rungs mean squared errors, cheapest rung first): the cheapest rung whose error
+    exceeds the largest's by at most ``tolerance``."""
+    good_enough = errors <= errors[:, -1:] + tolerance
+    return good_enough.int().argmax(dim=1)
+
+
 def gate_loss(
     model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
 ) -> torch.Tensor:
@@ -156,8 +163,12 @@ def gate_loss(
     term ((spent - budget) / full)^2 on the batch's expected FLOPs, with the budget the ladder's knee."""
     noisy, target = noisy_pairs(clean, rng, generator)
     with torch.no_grad():
-        psnrs = [psnr_per_image(model(noisy, widths=widths), target) for widths in model.rungs]
-    labels = gate_labels(torch.stack(psnrs, dim=1))
+        outputs = [model(noisy, widths=widths).clamp(0, 1) for widths in model.rungs]
+    if recipe.gate_tolerance is None:
+        labels = gate_labels(torch.stack([psnr_per_image(output, target) for output in outputs], dim=1))
+    else:
+        errors = torch.stack([((output - target) ** 2).mean(dim=(1, 2, 3)) for output in outputs], dim=1)
+        labels = gate_labels_by_error(errors, recipe.gate_tolerance)
     logits = model.gate_logits(noisy)
     relative = torch.as_tensor(model.relative_rung_costs()).float()
     spent = (logits.softmax(dim=1) * relative).sum(dim=1).mean()
