@@ -4,6 +4,7 @@
     python benchmarks/dds_denoise.py polyu     # PolyU100 real noise: ours, restore --level auto, CBM3D, static twin
     python benchmarks/dds_denoise.py cbsd68    # CBSD68 Gaussian sigma 15/25/50: ours blind vs restore given sigma
     python benchmarks/dds_denoise.py budgets   # the paper's claim: gated vs static sub-networks at equal mean FLOPs
+    python benchmarks/dds_denoise.py gate-validation gate-test   # what the gate spends and buys, vs static rungs
     python benchmarks/dds_denoise.py clean     # clean photos in: how untouched they come back, and what it costs
     python benchmarks/dds_denoise.py speed     # seconds per MP at each budget; the full width vs DnCNN-17x64, 4 MP
     python benchmarks/dds_denoise.py memory    # peak RSS of `enhance denoise` on 16 MP
@@ -92,8 +93,12 @@ def picture(pixels: np.ndarray) -> Picture:
 class Ours:
     """`enhance denoise` as a library call, keeping what each image spent."""
 
+    weights: Path | None = None  # a training run's weights instead of the shipped ones (--weights)
+
     def __init__(self) -> None:
         self.denoiser = Denoiser.for_model(device="cpu")
+        if self.weights is not None:
+            self.denoiser.model.load_state_dict(load_file(str(self.weights)))
         self.fractions: list[float] = []
         self.mix: Counter[str] = Counter()
 
@@ -252,6 +257,71 @@ def budgets_benchmark(limit: int | None) -> dict:
     return {"images": {k: len(v) for k, v in sets.items()}, "rows": rows}
 
 
+def validation_photos(limit: int | None = 30, seed: int = 7) -> list[Pair]:
+    """Whole held-out photos of the training folders (the validation split) through the training's noise mix:
+    camera pipelines at random ISO, white Gaussian noise, and a share left clean; seeded."""
+    from enhance_cli.training.camera_noise import noisy_pairs
+    from enhance_cli.training.data import image_files
+
+    rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    pairs = []
+    for path in [p for folder in RECIPES["dds-denoise"].data for p in image_files(folder, "validation")][:limit]:
+        clean = read_rgb(path)
+        clean = clean[: clean.shape[0] // 4 * 4, : clean.shape[1] // 4 * 4]
+        noisy, target = noisy_pairs(torch.from_numpy(clean.transpose(2, 0, 1).copy())[None], rng, generator)
+        pairs.append((path.name, noisy[0].permute(1, 2, 0).numpy(), target[0].permute(1, 2, 0).numpy()))
+    return pairs
+
+
+def flat_and_textured() -> tuple[np.ndarray, np.ndarray]:
+    """A clean flat image (a smooth 8-bit gradient) and a heavily noisy textured one (a validation photo of
+    foliage and feathers at sigma 50), both 512 x 768."""
+    rows, columns = np.mgrid[0:512, 0:768] / np.array([512.0, 768.0])[:, None, None]
+    flat = np.stack([0.3 + 0.2 * columns, 0.4 + 0.1 * rows, np.full_like(rows, 0.5)], axis=2)
+    textured = read_rgb(PICTURE)[:512, :768]
+    noisy = degrade(textured, "noise", 50, SEED)
+    return quantise(flat).astype(np.float32), quantise(noisy).astype(np.float32)
+
+
+def gate_benchmark(split: str, limit: int | None) -> dict:
+    """What the gate spends and buys: the default (each tile what the gate judges it needs, up to the knee) and
+    budgets 0.3-1 (spent), beside every static rung of the ladder on the whole image and the static quality at
+    the same mean FLOPs (interpolated between the two rungs around it). ``split``: validation (held-out photos
+    through the training's noise mix, where choices are made) or test (the issue's mix: PolyU100 real noise,
+    CBSD68 at sigma 25, CBSD68 clean); also a clean flat image against a heavily noisy textured one."""
+    if split == "validation":
+        sets = {"validation photos, camera noise mix": validation_photos(limit or 30)}
+    else:
+        clean = [(p.name, read_rgb(p), read_rgb(p)) for p in sorted((TEST / "CBSD68").glob("*.png"))[:limit]]
+        sets = {"PolyU100": polyu_pairs(limit), "CBSD68 sigma 25": cbsd68_pairs(25, limit), "CBSD68 clean": clean}
+    pairs = [pair for group in sets.values() for pair in group]
+    ours = Ours()
+    costs = ours.denoiser.model.relative_rung_costs()
+    print(f"gate, {split}: {len(pairs)} images ({', '.join(f'{k} {len(v)}' for k, v in sets.items())})")
+    rungs = {
+        f"{cost:.3f}": report(f"static rung, {cost:.1%} FLOPs", score(pairs, ours.sub_network(widths.as_list())))
+        for cost, widths in zip(costs, ours.denoiser.rungs, strict=True)
+    }
+    static = [row["psnr_rgb"] for row in rungs.values()]
+    rows = {}
+    for budget in (None, 0.3, 0.5, 0.7, 1.0):
+        label = "default (what each tile needs, up to the knee)" if budget is None else f"--budget {budget}"
+        row = report(label, ours_row(ours, pairs, budget))
+        row["static_at_same_flops"] = float(np.interp(row["mean_flops_fraction"], costs, static))
+        row["gain_over_static_db"] = row["psnr_rgb"] - row["static_at_same_flops"]
+        print(f"    static at the same FLOPs {row['static_at_same_flops']:.2f} dB: {row['gain_over_static_db']:+.2f}")
+        rows["default" if budget is None else f"budget{budget}"] = row
+    flat, textured = flat_and_textured()
+    spent = {}
+    for name, image in (("clean_flat", flat), ("noisy_textured", textured)):
+        outcome = ours.denoiser.denoise(picture(image))
+        spent[name] = {key: outcome.details[key] for key in ("flops_fraction", "sub_networks")}
+    spent["ratio"] = spent["noisy_textured"]["flops_fraction"] / spent["clean_flat"]["flops_fraction"]
+    print(f"  default budget: noisy textured spends {spent['ratio']:.1f}x the clean flat image's FLOPs")
+    return {"split": split, "images": {k: len(v) for k, v in sets.items()}, "static_rungs": rungs, "gated": rows,
+            "flat_vs_textured": spent}  # fmt: skip
+
+
 def clean_benchmark(limit: int | None) -> dict:
     """Noise-free photos in (CBSD68 originals): PSNR of the output against the input, and what the gate spent."""
     pairs = [(p.name, read_rgb(p), read_rgb(p)) for p in sorted((TEST / "CBSD68").glob("*.png"))[:limit]]
@@ -408,13 +478,18 @@ def update_card(results: dict, command: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parts = ["ladder", "polyu", "cbsd68", "budgets", "clean", "speed", "memory", "pictures"]
+    parts = ["ladder", "polyu", "cbsd68", "budgets", "gate-validation", "gate-test", "clean", "speed", "memory",
+             "pictures"]  # fmt: skip
     parser.add_argument("part", nargs="+", choices=[*parts, "all"])
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of each set")
     parser.add_argument("--cbm3d-limit", type=int, default=20, help="CBM3D on the first N PolyU images")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--update-card", action="store_true", help="record the results in weights/dds-denoise.json")
+    parser.add_argument("--weights", type=Path, default=None, help="a training run's weights (runs/R/R.safetensors)")
     args = parser.parse_args()
+    Ours.weights = args.weights
+    if args.weights and args.update_card:
+        parser.error("--update-card records the shipped model; leave out --weights")
     if args.threads:
         torch.set_num_threads(args.threads)
     parts = parts if "all" in args.part else args.part
@@ -426,6 +501,8 @@ def main() -> None:
             "polyu": lambda: polyu_benchmark(args.cbm3d_limit),
             "cbsd68": lambda: cbsd68_benchmark(args.limit),
             "budgets": lambda: budgets_benchmark(args.limit),
+            "gate-validation": lambda: gate_benchmark("validation", args.limit),
+            "gate-test": lambda: gate_benchmark("test", args.limit),
             "clean": lambda: clean_benchmark(args.limit),
             "speed": speed_benchmark,
             "memory": memory_benchmark,

@@ -72,13 +72,15 @@ class Denoiser(LoadedModel):
     def denoise(
         self, picture: Picture, budget: float | None = None, progress: Callable[[int, int], None] | None = None
     ) -> Outcome:
-        """Denoise ``picture``, spending at most ``budget`` of the full network's FLOPs (default: the knee): the
-        gate scores every tile first, then the budget goes where it is surest width is needed."""
-        budget = self.default_budget if budget is None else self.check_budget(budget)
+        """Denoise ``picture``. ``budget``: the fraction of the full network's FLOPs to spend, at most; the gate
+        scores every tile first and the width goes to the tiles it is surest need it. None: each tile runs the
+        sub-network the gate judges it needs, up to the ladder's knee in all."""
+        needs = budget is None
+        budget = self.default_budget if needs else self.check_budget(budget)
         started = time.perf_counter()
         rgb = rgb_pixels(picture.pixels)
         plan = self.plan_for(*rgb.shape[:2])
-        rungs = iter(self.choose_rungs(rgb, plan, budget))
+        rungs = iter(self.choose_rungs(rgb, plan, budget, needs))
         chosen: Counter[int] = Counter()
         spent = 0.0
 
@@ -96,6 +98,7 @@ class Denoiser(LoadedModel):
             pixels = pixels.mean(axis=2, keepdims=True)
         details = {
             "budget": budget,
+            "budget_use": "what the gate judges each tile needs, up to the budget" if needs else "spent",
             "flops_fraction": round(spent / (self.full_flops * result.processed_pixels), 4),
             "sub_networks": {self.rung_name(rung): chosen[rung] for rung in sorted(chosen)},
         }
@@ -103,8 +106,9 @@ class Denoiser(LoadedModel):
         restored = replace(picture, pixels=pixels)
         return Outcome(restored, None, result.tiles, round(spent), seconds, result.processed_pixels, details=details)
 
-    def choose_rungs(self, rgb: np.ndarray, plan: TilePlan, budget: float) -> np.ndarray:
-        """The rung each tile of ``plan`` runs, in the order they are processed, within ``budget``."""
+    def choose_rungs(self, rgb: np.ndarray, plan: TilePlan, budget: float, needs: bool = False) -> np.ndarray:
+        """The rung each tile of ``plan`` runs, in the order they are processed, within ``budget``; ``needs``:
+        what the gate judges each tile needs (its most likely rung), where that keeps within the budget."""
         if budget >= 1:
             return np.full(plan.tiles, len(self.rungs) - 1)
         logits, pixels = [], []
@@ -118,6 +122,6 @@ class Denoiser(LoadedModel):
             self.model.relative_rung_costs(),
             np.array(pixels, dtype=np.float64),
             budget,
-            self.model.cost_weight(budget),
             self.gate_flops / self.full_flops,
+            spend=not needs,
         )

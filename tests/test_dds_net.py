@@ -130,16 +130,23 @@ def test_tiled_denoising_matches_the_whole_image_at_any_one_rung(tmp_path, real_
     assert full.details["flops_fraction"] == pytest.approx(1.0, abs=0.01)
 
 
-def test_the_allocation_keeps_to_the_budget_and_moves_the_least_sure_tiles_down_first():
+def test_the_allocation_keeps_to_the_budget_and_gives_width_where_the_gate_is_surest_it_is_needed():
     from enhance_cli.models.dds_net import allocate_rungs
 
     costs = np.array([0.1, 0.5, 1.0])
-    # Tile 0 the gate is sure needs the widest rung; tile 1 barely prefers it over the middle one.
-    logits = torch.tensor([[0.0, 0.0, 8.0], [0.0, 2.9, 3.0], [0.0, 1.0, 4.0]])
+    # The gate is sure tile 0 needs the widest rung, and that tile 2 is fine with the cheapest.
+    logits = torch.tensor([[0.0, 0.0, 8.0], [0.0, 2.9, 3.0], [8.0, 0.0, 0.0]])
     pixels = np.array([100.0, 100.0, 100.0])
-    assert list(allocate_rungs(logits, costs, pixels, 1.0, 0.0, 0.0)) == [2, 2, 2]
-    rungs = allocate_rungs(logits, costs, pixels, 0.7, 0.0, 0.0)
-    assert np.average(costs[rungs], weights=pixels) <= 0.7 and rungs[0] == 2 and rungs[1] < 2
-    cheapest = allocate_rungs(logits, costs, pixels, 0.1, 0.0, 0.0)
-    assert list(cheapest) == [0, 0, 0]
-    assert np.average(costs[allocate_rungs(logits, costs, pixels, 0.6, 0.0, 0.02)], weights=pixels) + 0.02 <= 0.6
+
+    def spent(rungs):
+        return np.average(costs[rungs], weights=pixels)
+
+    assert list(allocate_rungs(logits, costs, pixels, 1.0, 0.0, spend=False)) == [2, 2, 0]  # what each needs
+    assert list(allocate_rungs(logits, costs, pixels, 0.6, 0.0, spend=False)) == [2, 1, 0]  # capped
+    assert list(allocate_rungs(logits, costs, pixels, 1.0, 0.0)) == [2, 2, 2]  # all it may spend
+    rungs = allocate_rungs(logits, costs, pixels, 0.7, 0.0)
+    assert spent(rungs) <= 0.7 and rungs[0] == 2 and rungs[2] == 0
+    assert list(allocate_rungs(logits, costs, pixels, 0.1, 0.0)) == [0, 0, 0]
+    assert spent(allocate_rungs(logits, costs, pixels, 0.6, 0.02)) + 0.02 <= 0.6
+    # One tile whose gate ranks the middle rung least likely still gets the widest the budget affords.
+    assert list(allocate_rungs(torch.tensor([[3.0, 0.0, 3.0]]), costs, pixels[:1], 0.6, 0.0)) == [1]

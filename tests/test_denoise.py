@@ -84,7 +84,7 @@ def test_a_budget_holds_on_any_image(sample_pixels, budget):
     denoiser = Denoiser.for_model(device="cpu", tile=96)
     photo = (sample_pixels[:256, :320] / 255).astype(np.float32)
     outcome = denoiser.denoise(Picture(photo, None, 8, None, None, "png"), budget)
-    assert outcome.tiles > 4 and budget - 0.15 < outcome.details["flops_fraction"] <= budget
+    assert outcome.tiles > 4 and budget - 0.1 < outcome.details["flops_fraction"] <= budget
 
 
 def test_a_budget_below_the_cheapest_sub_network_is_a_usage_error(small_png):

@@ -107,26 +107,39 @@ class DDSNet(DDSUNet):
 
 
 def allocate_rungs(
-    logits: torch.Tensor, relative_costs: np.ndarray, pixels: np.ndarray, budget: float, cost_weight: float, gate: float
+    logits: torch.Tensor,
+    relative_costs: np.ndarray,
+    pixels: np.ndarray,
+    budget: float,
+    gate: float,
+    spend: bool = True,
 ) -> np.ndarray:
     """One rung per tile (``logits``: tiles x rungs; ``pixels``: what each tile feeds the network) such that the
     tiles' pixel-weighted mean cost, plus ``gate``'s, stays within ``budget`` (fractions of the full network).
 
-    The gate's choice at the calibrated ``cost_weight``, where that keeps within the budget; otherwise at the
-    least higher weight that does, which moves the tiles the gate is least sure need width down first."""
-
-    def spend(weight: float) -> tuple[float, np.ndarray]:
-        rungs = pick_rungs(logits, relative_costs, weight).numpy()
-        return float(np.average(relative_costs[rungs], weights=pixels)) + gate, rungs
-
-    spent, rungs = spend(cost_weight)
-    if spent <= budget:
-        return rungs
-    low, high = cost_weight, cost_weight + 1e4  # at the high end every tile takes the cheapest rung
-    for _ in range(50):
-        middle = (low + high) / 2
-        low, high = (low, middle) if spend(middle)[0] <= budget else (middle, high)
-    return spend(high)[1]
+    The gate's softmax is each tile's probability that a rung is the cheapest adequate one, so the chance that
+    rung r is adequate is the sum up to r. ``spend``: start every tile at the cheapest rung and buy the widening
+    that adds most of that chance per FLOP while the budget lasts. Otherwise start each tile at its most likely
+    rung (what it needs) and, only if that overspends, narrow the tiles where it loses least per FLOP saved."""
+    adequate = torch.softmax(logits.float(), dim=1).cumsum(dim=1).numpy() * pixels[:, None]
+    costs = relative_costs[None, :] * pixels[:, None]
+    allowance = (budget - gate) * pixels.sum()
+    tiles = np.arange(len(pixels))
+    rungs = np.zeros(len(pixels), dtype=int) if spend else logits.argmax(dim=1).numpy()
+    while costs[tiles, rungs].sum() > allowance and (rungs > 0).any():  # narrow: least chance lost per FLOP
+        lost = (adequate[tiles, rungs, None] - adequate[tiles]) / np.maximum(costs[tiles, rungs, None] - costs, 1e-12)
+        lost[np.arange(costs.shape[1])[None, :] >= rungs[:, None]] = np.inf
+        tile, rung = np.unravel_index(np.argmin(lost), lost.shape)
+        rungs[tile] = rung
+    while spend:  # widen: most chance gained per FLOP, among what still fits
+        extra = costs - costs[tiles, rungs, None]
+        gained = (adequate - adequate[tiles, rungs, None]) / np.maximum(extra, 1e-12)
+        gained[(extra <= 0) | (extra > allowance - costs[tiles, rungs].sum())] = -np.inf
+        if not np.isfinite(gained).any():
+            break
+        tile, rung = np.unravel_index(np.argmax(gained), gained.shape)
+        rungs[tile] = rung
+    return rungs
 
 
 def pick_rungs(logits: torch.Tensor, relative_costs: np.ndarray, cost_weight: float) -> torch.Tensor:
