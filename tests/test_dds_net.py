@@ -1,5 +1,5 @@
-"""DDS-Net's three stages in miniature: costs that add up, a ladder from largest to smallest, gate labels and
-budgets that do what they say, a gate trained without touching the super-network, and tiles that match."""
+"""DDS-Net's three stages in miniature: costs that add up, a ladder from largest to smallest, gate labels, a gate
+trained without touching the super-network, budgets that hold, and tiles that match."""
 
 from dataclasses import replace
 
@@ -10,9 +10,9 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from enhance_cli.flops import count_flops
-from enhance_cli.models.dds_net import DDSNet, pick_rungs
+from enhance_cli.models.dds_net import DDSNet
 from enhance_cli.models.dds_unet import DDSUNet
-from enhance_cli.training.loop import gate_labels
+from enhance_cli.training.loop import gate_labels, gate_labels_by_error
 from enhance_cli.training.slimming import knee, progressive_slimming, select_rungs
 
 TINY = {"channels": (16, 16, 24), "blocks": (1, 1, 1, 1, 1), "group": 8, "min_width": 8}
@@ -45,12 +45,15 @@ def test_gate_labels_pick_the_cheapest_rung_within_beta_of_the_largest():
     assert gate_labels(psnrs, beta=0.2).tolist() == [0, 2, 3]
 
 
-def test_a_higher_cost_weight_never_picks_a_dearer_rung():
-    logits = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
-    relative = np.array([0.1, 0.3, 0.6, 1.0])
-    spent = [relative[pick_rungs(logits, relative, weight).numpy()].mean() for weight in (-50, 0, 0.5, 2, 50)]
-    assert spent == sorted(spent, reverse=True)
-    assert spent[0] == 1.0 and spent[-1] == pytest.approx(0.1)
+def test_gate_labels_by_error_ask_width_only_where_the_error_is():
+    errors = torch.tensor(
+        [
+            [1.1e-4, 1.05e-4, 1.0e-4],  # clean: every rung errs little, the cheapest is adequate
+            [3.0e-3, 2.1e-3, 2.0e-3],  # heavy noise on texture: the middle rung is within 2e-4
+            [3.0e-3, 2.5e-3, 2.0e-3],  # only the largest
+        ]
+    )
+    assert gate_labels_by_error(errors, 2e-4).tolist() == [0, 1, 2]
 
 
 def test_progressive_slimming_walks_from_the_largest_to_the_smallest_one_group_at_a_time():
@@ -68,41 +71,26 @@ def test_progressive_slimming_walks_from_the_largest_to_the_smallest_one_group_a
     assert knee(ladder)["psnr"] >= ladder[0]["psnr"] - 0.1
 
 
-def test_the_gate_trains_alone_and_its_budgets_spend_what_they_say(tmp_path, sample_pixels):
-    """Stage 3 on a tiny ladder: the super-network's weights come out bit-identical, the gate's move, and on the
-    calibration crops each budget in the table is met (to within one crop changing rung)."""
+def test_the_gate_trains_alone(tmp_path, sample_pixels):
+    """Stage 3 on a tiny ladder: the super-network's weights come out bit-identical, the gate's move."""
     from enhance_cli.training.loop import train
     from enhance_cli.training.recipes import RECIPES
-    from enhance_cli.training.slimming import validation_pairs
 
     data = tmp_path / "CBSD432"
     data.mkdir()
-    for name in ("103006", "112056", "1"):  # the first two are on the validation list, the calibration crops
+    for name in ("103006", "112056", "1"):  # "1" is trained on; the other two are on the validation list
         Image.fromarray(sample_pixels[:200, :240]).save(data / f"{name}.jpg")
     torch.manual_seed(0)
-    network = DDSNet(rungs=3, budgets=4, **TINY)
+    network = DDSNet(rungs=3, **TINY)
     network.rung_widths.copy_(torch.tensor([network.smallest.as_list(), [16, 8, 8, 8, 8, 8, 8, 8], TINY_LARGEST]))
     network.default_budget.fill_(0.5)
     start = tmp_path / "ladder.safetensors"
     save_file({k: v.contiguous() for k, v in network.state_dict().items()}, str(start))
-    recipe = replace(
-        RECIPES["dds-denoise"], config={**TINY, "rungs": 3, "budgets": 4}, data=(data,), patch=32, batch=2, steps=2
-    )
+    recipe = replace(RECIPES["dds-denoise"], config={**TINY, "rungs": 3}, data=(data,), patch=32, batch=2, steps=2)
     trained = load_file(str(train(recipe, tmp_path / "run", init=start)))
     before = load_file(str(start))
-    assert all(torch.equal(trained[k], before[k]) for k in before if not k.startswith("gate.") and k != "budget_table")
+    assert all(torch.equal(trained[k], before[k]) for k in before if not k.startswith("gate."))
     assert not torch.equal(trained["gate.conv1.weight"], before["gate.conv1.weight"])
-
-    network.load_state_dict(trained)
-    network.eval()
-    noisy, _ = validation_pairs((data,), crops=96, size=192, seed=99)
-    relative = network.rung_flops() / network.flops_per_pixel()
-    gate = network.gate_flops_per_pixel / network.flops_per_pixel()
-    for budget, weight in network.budget_table.tolist():
-        with torch.no_grad():
-            spent = relative[pick_rungs(network.gate_logits(noisy), relative, weight).numpy()].mean() + gate
-        one_crop = (relative[-1] - relative[0]) / len(noisy)  # rounding may move a crop on a tie between rungs
-        assert spent <= budget + one_crop or weight == 50.0  # a budget below the smallest rung gets the smallest
 
 
 def test_tiled_denoising_matches_the_whole_image_at_any_one_rung(tmp_path, real_crop):
@@ -112,11 +100,11 @@ def test_tiled_denoising_matches_the_whole_image_at_any_one_rung(tmp_path, real_
     from enhance_cli.registry import ModelCard, sha256_of
 
     torch.manual_seed(0)
-    network = DDSNet(rungs=2, budgets=2, **TINY).eval()
+    network = DDSNet(rungs=2, **TINY).eval()
     network.rung_widths.copy_(torch.tensor([network.smallest.as_list(), TINY_LARGEST]))
     weights = tmp_path / "tiny.safetensors"
     save_file({k: v.contiguous() for k, v in network.state_dict().items()}, str(weights))
-    config = {**TINY, "rungs": 2, "budgets": 2}
+    config = {**TINY, "rungs": 2}
     card = ModelCard("tiny", "denoise", "dds-net", config, sha256_of(weights), folder=tmp_path)
     whole = Denoiser(card, device="cpu", tile=0)
     tiled = Denoiser(card, device="cpu", tile=64)

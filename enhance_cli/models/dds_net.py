@@ -8,9 +8,9 @@ identically (the head reads only the image), runs two small stride-2 convs, pool
   channels;
 - prediction head: 1x1 -> ReLU -> 1x1, one logit per rung.
 
-A budget turns the logits into a choice: the rung maximising ``log p - lambda * cost``, where ``lambda`` per
-budget was calibrated on validation tiles so the mean cost there is that fraction of the full network
-(``budget_table``). The gate costs about 3 kFLOPs per pixel, counted in what each choice spends.
+The softmax over rungs is each tile's probability that a rung is the cheapest adequate one (what the gate was
+trained to predict). ``allocate_rungs`` turns an image's tiles' scores and a budget into one rung per tile. The
+gate costs about 3 kFLOPs per pixel, counted in what each image spends.
 """
 
 from __future__ import annotations
@@ -53,19 +53,17 @@ class DynamicGate(nn.Module):
 
 @register_architecture("dds-net")
 class DDSNet(DDSUNet):
-    """The slimmable U-Net with its rung ladder and gate; ``forward`` routes the whole input through one rung."""
+    """The slimmable U-Net with its rung ladder and gate; ``forward`` runs one sub-network (the largest by default)."""
 
-    ladder_buffers = ("rung_widths", "budget_table", "default_budget")  # what stages 2 and 3 fill in
+    ladder_buffers = ("rung_widths", "default_budget")  # what stage 2 fills in
     tile_overlap = 16  # neighbouring tiles may run different sub-networks: their outputs cross-fade
 
-    def __init__(self, rungs: int = 5, gate_width: int = 32, budgets: int = 18, **backbone) -> None:
+    def __init__(self, rungs: int = 5, gate_width: int = 32, **backbone) -> None:
         super().__init__(**backbone)
         units = len(self.largest.as_list())
         self.gate = DynamicGate(self.min_width, rungs, gate_width)
         # Filled by progressive slimming (training) and read from the weights: widths per rung, cheapest first.
         self.register_buffer("rung_widths", torch.tensor([self.largest.as_list()] * rungs, dtype=torch.int64))
-        # (budget, lambda) pairs from validation calibration, budgets ascending.
-        self.register_buffer("budget_table", torch.zeros(budgets, 2))
         # The budget `enhance denoise` runs at by default: the ladder's knee, as a fraction of the full network.
         self.register_buffer("default_budget", torch.tensor(1.0))
         assert self.rung_widths.shape == (rungs, units)
@@ -89,22 +87,6 @@ class DDSNet(DDSUNet):
     def gate_logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.gate(self.head(x, self.min_width))
 
-    def cost_weight(self, budget: float) -> float:
-        """The calibrated lambda for a budget (a fraction of the full network's FLOPs), interpolated."""
-        table = self.budget_table.numpy()
-        return float(np.interp(budget, table[:, 0], table[:, 1]))
-
-    def choose(self, x: torch.Tensor, budget: float) -> torch.Tensor:
-        """The rung index for each image of the batch, at ``budget``; 1 means the largest rung always."""
-        if budget >= 1:
-            return torch.full((len(x),), len(self.rung_widths) - 1, dtype=torch.int64)
-        return pick_rungs(self.gate_logits(x), self.relative_rung_costs(), self.cost_weight(budget))
-
-    def forward(self, x: torch.Tensor, level=None, widths: Widths | None = None, budget: float = 1.0) -> torch.Tensor:
-        if widths is None:
-            widths = self.rungs[int(self.choose(x[:1], budget)[0])]
-        return super().forward(x, widths=widths)
-
 
 def allocate_rungs(
     logits: torch.Tensor,
@@ -113,36 +95,30 @@ def allocate_rungs(
     budget: float,
     gate: float,
     spend: bool = True,
+    confidence: float = 0.5,
 ) -> np.ndarray:
     """One rung per tile (``logits``: tiles x rungs; ``pixels``: what each tile feeds the network) such that the
     tiles' pixel-weighted mean cost, plus ``gate``'s, stays within ``budget`` (fractions of the full network).
 
     The gate's softmax is each tile's probability that a rung is the cheapest adequate one, so the chance that
-    rung r is adequate is the sum up to r. ``spend``: start every tile at the cheapest rung and buy the widening
-    that adds most of that chance per FLOP while the budget lasts. Otherwise start each tile at its most likely
-    rung (what it needs) and, only if that overspends, narrow the tiles where it loses least per FLOP saved."""
-    adequate = torch.softmax(logits.float(), dim=1).cumsum(dim=1).numpy() * pixels[:, None]
+    rung r is adequate is the sum up to r. From the cheapest rung everywhere, buy the widening that adds most of
+    that chance per FLOP while the budget lasts: up to the widest rung where ``spend``, else up to the cheapest
+    rung adequate with at least ``confidence`` (what the tile needs; all of it, where that fits)."""
+    chance = torch.softmax(logits.float(), dim=1).cumsum(dim=1).numpy()
+    adequate = chance * pixels[:, None]
     costs = relative_costs[None, :] * pixels[:, None]
     allowance = (budget - gate) * pixels.sum()
     tiles = np.arange(len(pixels))
-    rungs = np.zeros(len(pixels), dtype=int) if spend else logits.argmax(dim=1).numpy()
-    while costs[tiles, rungs].sum() > allowance and (rungs > 0).any():  # narrow: least chance lost per FLOP
-        lost = (adequate[tiles, rungs, None] - adequate[tiles]) / np.maximum(costs[tiles, rungs, None] - costs, 1e-12)
-        lost[np.arange(costs.shape[1])[None, :] >= rungs[:, None]] = np.inf
-        tile, rung = np.unravel_index(np.argmin(lost), lost.shape)
-        rungs[tile] = rung
-    while spend:  # widen: most chance gained per FLOP, among what still fits
+    widest = np.full(len(pixels), costs.shape[1] - 1) if spend else (chance < confidence - 1e-6).sum(axis=1)
+    rungs = np.zeros(len(pixels), dtype=int)
+    if not spend and costs[tiles, widest].sum() <= allowance:
+        return widest
+    while True:  # widen, up to each tile's limit: the most chance gained per FLOP, among what still fits
         extra = costs - costs[tiles, rungs, None]
         gained = (adequate - adequate[tiles, rungs, None]) / np.maximum(extra, 1e-12)
-        gained[(extra <= 0) | (extra > allowance - costs[tiles, rungs].sum())] = -np.inf
+        beyond = np.arange(costs.shape[1])[None, :] > widest[:, None]
+        gained[(extra <= 0) | (extra > allowance - costs[tiles, rungs].sum()) | beyond] = -np.inf
         if not np.isfinite(gained).any():
-            break
+            return rungs
         tile, rung = np.unravel_index(np.argmax(gained), gained.shape)
         rungs[tile] = rung
-    return rungs
-
-
-def pick_rungs(logits: torch.Tensor, relative_costs: np.ndarray, cost_weight: float) -> torch.Tensor:
-    """argmax over rungs of ``log p - cost_weight * relative cost``: the gate's choice, pushed by a budget."""
-    scores = F.log_softmax(logits.float(), dim=1) - cost_weight * torch.as_tensor(relative_costs).float()
-    return scores.argmax(dim=1)

@@ -19,7 +19,7 @@ from enhance_cli.tasks import TASKS
 from enhance_cli.training.camera_noise import noisy_pairs
 from enhance_cli.training.data import PatchSampler
 from enhance_cli.training.recipes import Recipe
-from enhance_cli.training.slimming import psnr_per_image, validation_pairs
+from enhance_cli.training.slimming import psnr_per_image
 from enhance_cli.training.unprocess import demosaic_difficulty, texture_noise, unprocess
 
 
@@ -177,26 +177,6 @@ def gate_loss(
     return nn.functional.cross_entropy(logits, labels) + (spent - model.default_budget) ** 2
 
 
-def calibrate_budgets(model: nn.Module, recipe: Recipe) -> None:
-    """Fill the gate's budget table: for each budget, the cost weight at which the gate's choices on validation
-    crops spend that fraction of the full network's FLOPs on average (its own cost included)."""
-    from enhance_cli.models.dds_net import pick_rungs
-
-    noisy, _ = validation_pairs(recipe.data, crops=96, size=192, seed=99)
-    with torch.no_grad():
-        logits = torch.cat([model.gate_logits(batch) for batch in noisy.split(16)])
-    relative = model.relative_rung_costs()
-    gate = model.gate_flops_per_pixel / model.flops_per_pixel()
-    table = model.budget_table
-    for row, budget in enumerate(np.linspace(relative[0] + gate, 1.0, len(table))):
-        low, high = -50.0, 50.0  # spending falls as the weight rises: find the least weight within budget
-        for _ in range(40):
-            middle = (low + high) / 2
-            spent = relative[pick_rungs(logits, relative, middle).numpy()].mean() + gate
-            low, high = (low, middle) if spent <= budget else (middle, high)
-        table[row] = torch.tensor([budget, high])
-
-
 OBJECTIVES = {
     "restore": restoration_loss,
     "estimate": estimation_loss,
@@ -206,7 +186,6 @@ OBJECTIVES = {
     "gate": gate_loss,
 }
 DIFFICULTIES = {"isp": demosaic_difficulty}  # what hard-patch mining ranks patches by, per objective
-FINISHERS = {"gate": calibrate_budgets}  # what runs on the trained model before its weights are written
 
 
 def learning_rate(recipe: Recipe, step: int) -> float:
@@ -324,9 +303,6 @@ def train(
             print(f"stopped at step {step}: the {minutes:g}-minute budget is spent; run again to go on", file=log)
             break
 
-    if recipe.objective in FINISHERS:
-        model.eval()
-        FINISHERS[recipe.objective](model, recipe)
     weights = run_dir / f"{recipe.name}.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
     summary = {
