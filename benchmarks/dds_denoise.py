@@ -194,7 +194,12 @@ def polyu_benchmark(cbm3d_limit: int) -> dict:
     rows = {
         "noisy_input": report("noisy input", score(pairs, None)),
         "restore_level_auto": report("restore --level auto", score(pairs, restore_noise(None))),
-        "static_full": report("static twin (full width)", score(pairs, static_network(STATIC_FULL.name))),
+        # the static twin is trained in runs/, which a fresh checkout does not have
+        **(
+            {"static_full": report("static twin (full width)", score(pairs, static_network(STATIC_FULL.name)))}
+            if (ROOT / stage_weights(STATIC_FULL.name)).exists()
+            else {}
+        ),
         "ours_default_budget": report(
             f"ours, default budget {ours.denoiser.default_budget:g}", ours_row(ours, pairs, None)
         ),
