@@ -578,6 +578,12 @@ ISP_TEXTURE_2 = replace(  # the same, 3000 steps more on a new schedule: validat
     init=stage_weights(ISP_TEXTURE.name),
     steps=3000,
 )
+ISP_TEXTURE_3 = replace(  # and 3000 more: isp-texture-2 still gained 0.1 / 0.2 dB on validation
+    ISP_TEXTURE_2,
+    name="isp-texture-3",
+    card={"summary": "isp-texture-2 trained on for 3000 more steps; not shipped"},
+    init=stage_weights(ISP_TEXTURE_2.name),
+)
 DEMOSAICNET_NOTICE = (
     "Copyright (c) 2016 Michael Gharbi. Permission is hereby granted, free of charge, to any person obtai"
     'ning a copy of this software and associated documentation files (the "Software"), to deal in the Sof'
@@ -650,6 +656,7 @@ ABLATIONS = [
     ISP_DENSE_TRUNK,
     ISP_TEXTURE,
     ISP_TEXTURE_2,
+    ISP_TEXTURE_3,
     DENSE_DEMOSAIC_SRGB_CAMERAS,
     DENSE_DEMOSAIC_PLAIN_COLOURS,
     DENSE_DEMOSAIC_48,
