@@ -98,7 +98,7 @@ class Denoiser(LoadedModel):
             pixels = pixels.mean(axis=2, keepdims=True)
         details = {
             "budget": budget,
-            "budget_use": "what the gate judges each tile needs, up to the budget" if needs else "spent",
+            "budget_use": "what the gate judges each tile needs, up to the budget" if needs else "at most",
             "flops_fraction": round(spent / (self.full_flops * result.processed_pixels), 4),
             "sub_networks": {self.rung_name(rung): chosen[rung] for rung in sorted(chosen)},
         }
@@ -108,7 +108,7 @@ class Denoiser(LoadedModel):
 
     def choose_rungs(self, rgb: np.ndarray, plan: TilePlan, budget: float, needs: bool = False) -> np.ndarray:
         """The rung each tile of ``plan`` runs, in the order they are processed, within ``budget``; ``needs``:
-        what the gate judges each tile needs (its most likely rung), where that keeps within the budget."""
+        what the gate judges each tile needs (the cheapest rung adequate at even odds), within the budget."""
         if budget >= 1:
             return np.full(plan.tiles, len(self.rungs) - 1)
         logits, pixels = [], []

@@ -87,6 +87,21 @@ def test_a_budget_holds_on_any_image(sample_pixels, budget):
     assert outcome.tiles > 4 and budget - 0.1 < outcome.details["flops_fraction"] <= budget
 
 
+def test_by_default_a_clean_flat_image_costs_less_than_a_noisy_textured_one(sample_pixels):
+    from enhance_cli.denoiser import Denoiser
+
+    denoiser = Denoiser.for_model(device="cpu")
+    rows, columns = np.mgrid[0:192, 0:256] / 256
+    flat = np.round(np.stack([0.3 + 0.2 * columns, 0.4 + 0.1 * rows, np.full_like(rows, 0.5)], axis=2) * 255) / 255
+    rng = np.random.default_rng(0)
+    textured = np.clip(sample_pixels[200:392, 300:556] / 255 + rng.normal(0, 40 / 255, (192, 256, 3)), 0, 1)
+    spent = [
+        denoiser.denoise(Picture(image.astype(np.float32), None, 8, None, None, "png")).details["flops_fraction"]
+        for image in (flat, np.round(textured * 255) / 255)
+    ]
+    assert spent[1] >= 2 * spent[0]
+
+
 def test_a_budget_below_the_cheapest_sub_network_is_a_usage_error(small_png):
     result = enhance("denoise", small_png, "--budget", "0.05")
     assert result.exit_code == 2 and "what the cheapest sub-network costs with the gate" in result.stderr
