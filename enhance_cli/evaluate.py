@@ -24,6 +24,7 @@ from enhance_cli.paths import UsageError, image_files
 from enhance_cli.pipeline import Outcome
 from enhance_cli.raw_noise import read_noise_variance
 from enhance_cli.rawio import RawImage
+from enhance_cli.restorer import rgb_pixels
 from enhance_cli.tasks import TASKS
 
 if TYPE_CHECKING:
@@ -101,16 +102,12 @@ def degrade(clean: np.ndarray, task: str, level: float, seed: int) -> np.ndarray
     return TASKS[task].degrade(tensor, level, generator)[0].permute(1, 2, 0).numpy()
 
 
-def _rgb(pixels: np.ndarray) -> np.ndarray:
-    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
-
-
 def restoration_benchmark(folder: Path, task: str, level: float, seed: int = 0) -> Benchmark:
     """Every image of ``folder`` degraded by ``task`` at ``level`` (image i with seed ``seed + i``)."""
 
     def load(path: Path, index: int) -> Case:
         picture = read_image(path)
-        clean = _rgb(picture.pixels)
+        clean = rgb_pixels(picture.pixels)
         degraded = degrade(clean, task, level, seed + index)
         return Case(path.name, clean, degraded, replace(picture, pixels=degraded, alpha=None))
 
@@ -139,7 +136,7 @@ def real_noise_benchmark(folder: Path) -> Benchmark:
 
     def load(noisy_path: Path, clean_path: Path) -> Case:
         picture = read_image(noisy_path)
-        noisy, clean = _rgb(picture.pixels), _rgb(read_image(clean_path).pixels)
+        noisy, clean = rgb_pixels(picture.pixels), rgb_pixels(read_image(clean_path).pixels)
         if clean.shape != noisy.shape:
             raise ImageError(f"{clean_path}: {clean.shape[1]}x{clean.shape[0]}, not the size of {noisy_path.name}")
         return Case(noisy_path.name, clean, noisy, replace(picture, pixels=noisy, alpha=None))
@@ -166,7 +163,7 @@ def raw_benchmark(folder: Path, shot: float = 0.0, seed: int = 0) -> Benchmark:
     variance ``shot`` where it is above 0, developed against the image itself."""
 
     def load(path: Path, index: int) -> Case:
-        srgb = _rgb(read_image(path).pixels)
+        srgb = rgb_pixels(read_image(path).pixels)
         srgb = srgb[: srgb.shape[0] // 2 * 2, : srgb.shape[1] // 2 * 2]
         linear = srgb_to_linear(torch.from_numpy(np.ascontiguousarray(srgb.transpose(2, 0, 1)))[None])
         channels = BAYER.per_site(np.arange(3), srgb.shape[:2])

@@ -24,6 +24,9 @@ from enhance_cli.models.dds_unet import DDSUNet, Widths
 from enhance_cli.registry import register_architecture
 
 GATE_REDUCTION = 4  # the attention head's bottleneck: channels / 4
+# What a tile needs: the cheapest rung at least this likely to be adequate. On validation photos 0.5 spent 52%
+# for 33.07 dB and kept a clean flat image on the cheapest rung; 0.7-0.95 spent 56% for 33.11-33.14 and did not.
+NEED_ODDS = 0.5
 
 
 class DynamicGate(nn.Module):
@@ -95,7 +98,6 @@ def allocate_rungs(
     budget: float,
     gate: float,
     spend: bool = True,
-    confidence: float = 0.5,
 ) -> np.ndarray:
     """One rung per tile (``logits``: tiles x rungs; ``pixels``: what each tile feeds the network) such that the
     tiles' pixel-weighted mean cost, plus ``gate``'s, stays within ``budget`` (fractions of the full network).
@@ -103,13 +105,13 @@ def allocate_rungs(
     The gate's softmax is each tile's probability that a rung is the cheapest adequate one, so the chance that
     rung r is adequate is the sum up to r. From the cheapest rung everywhere, buy the widening that adds most of
     that chance per FLOP while the budget lasts: up to the widest rung where ``spend``, else up to the cheapest
-    rung adequate with at least ``confidence`` (what the tile needs; all of it, where that fits)."""
+    rung at least ``NEED_ODDS`` likely to be adequate (what the tile needs; all of it, where that fits)."""
     chance = torch.softmax(logits.float(), dim=1).cumsum(dim=1).numpy()
     adequate = chance * pixels[:, None]
     costs = relative_costs[None, :] * pixels[:, None]
     allowance = (budget - gate) * pixels.sum()
     tiles = np.arange(len(pixels))
-    widest = np.full(len(pixels), costs.shape[1] - 1) if spend else (chance < confidence - 1e-6).sum(axis=1)
+    widest = np.full(len(pixels), costs.shape[1] - 1) if spend else (chance < NEED_ODDS - 1e-6).sum(axis=1)
     rungs = np.zeros(len(pixels), dtype=int)
     if not spend and costs[tiles, widest].sum() <= allowance:
         return widest
