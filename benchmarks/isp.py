@@ -168,9 +168,10 @@ def validation_benchmark(models: list[str], limit: int | None, mosaic: str = "ba
     folders = (*RECIPES["isp"].data,)
     paths = [path for folder in folders for path in image_files(folder, "validation")][:limit]
     results: dict = {"images": len(paths), "folders": [f.name for f in folders], "mosaic": mosaic}
-    pattern, baseline = ("RGGB", "menon-srgb") if mosaic == "bayer" else (FUJI_XTRANS, "libraw-xtrans-3-pass")
+    bayer = mosaic == "bayer"
+    pattern, peers = ("RGGB", ("menon-srgb", *LEARNED)) if bayer else (FUJI_XTRANS, ("libraw-xtrans-3-pass",))
     for condition in ("clean", "noisy"):
-        results[condition] = score(developers, (baseline,), paths, condition, pattern)
+        results[condition] = score(developers, peers, paths, condition, pattern)
         print(condition, {name: row["psnr"] for name, row in results[condition].items()})
     results["protocol"] = PROTOCOL
     return results

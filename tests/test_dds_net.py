@@ -93,6 +93,26 @@ def test_the_gate_trains_alone(tmp_path, sample_pixels):
     assert not torch.equal(trained["gate.conv1.weight"], before["gate.conv1.weight"])
 
 
+def test_the_ladder_stage_trains_the_rungs_and_leaves_the_gate_and_the_ladder_alone(tmp_path, sample_pixels):
+    """Item 4's stage on a tiny ladder: the shared weights move, the gate and the rungs' widths do not."""
+    from enhance_cli.training.loop import train
+    from enhance_cli.training.recipes import RECIPES
+
+    data = tmp_path / "CBSD432"
+    data.mkdir()
+    Image.fromarray(sample_pixels[:200, :240]).save(data / "1.jpg")
+    torch.manual_seed(0)
+    network = DDSNet(rungs=3, **TINY)
+    network.rung_widths.copy_(torch.tensor([network.smallest.as_list(), [16, 8, 8, 8, 8, 8, 8, 8], TINY_LARGEST]))
+    start = tmp_path / "ladder.safetensors"
+    save_file({k: v.contiguous() for k, v in network.state_dict().items()}, str(start))
+    recipe = replace(RECIPES["dds-rungs"], config={**TINY, "rungs": 3}, data=(data,), patch=32, batch=2, steps=2)
+    trained = load_file(str(train(recipe, tmp_path / "run", init=start)))
+    before = load_file(str(start))
+    assert all(torch.equal(trained[k], before[k]) for k in before if k.startswith(("gate.", "rung_widths")))
+    assert not torch.equal(trained["head.weight"], before["head.weight"])
+
+
 def test_tiled_denoising_matches_the_whole_image_at_any_one_rung(tmp_path, real_crop):
     """With every tile on the same sub-network, tiles with their halo (the receptive field) give the whole
     image's result: only a change of rung between neighbours is left to the cross-fade."""

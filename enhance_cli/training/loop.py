@@ -81,7 +81,8 @@ def isp_loss(
     generator: torch.Generator,
     texture: np.ndarray | None = None,
 ) -> torch.Tensor:
-    """RAW development: unprocessed noisy mosaics in, L1 in sRGB after each sample's colour matrix."""
+    """RAW development: unprocessed noisy mosaics in, L1 (or the squared error) in sRGB after each sample's
+    colour matrix."""
     batch = unprocess(
         clean,
         rng,
@@ -95,7 +96,8 @@ def isp_loss(
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
         camera = model(inputs)
     developed = linear_to_srgb(apply_matrix(camera.float(), batch.camera_to_srgb))
-    return (developed - linear_to_srgb(batch.target)).abs().mean()
+    error = developed - linear_to_srgb(batch.target)
+    return error.square().mean() if recipe.squared_error else error.abs().mean()
 
 
 SANDWICH = 4  # sub-networks per step: the largest, the smallest and two drawn at random (DDS-Net's n = 4)
@@ -125,6 +127,22 @@ def slimmable_loss(
         losses.append(learn(output, teachers[0]))
         teachers.append(output.detach())
     losses.append(learn(model(noisy, widths=model.smallest), torch.stack(teachers).mean(dim=0)))
+    return torch.stack(losses).sum()
+
+
+def ladder_loss(
+    model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
+) -> torch.Tensor:
+    """The ladder retrained: only the rungs progressive slimming kept, every one each step. The widest learns
+    from the target; each thinner rung from the target and, at the synergy weight, the widest's output."""
+    noisy, target = noisy_pairs(clean, rng, generator)
+    *thinner, widest = model.rungs
+    teacher_output = model(noisy, widths=widest)
+    teacher = teacher_output.detach()
+    losses = [(teacher_output - target).abs().mean()]
+    for widths in thinner:
+        output = model(noisy, widths=widths)
+        losses.append((output - target).abs().mean() + SYNERGY_WEIGHT * (output - teacher).abs().mean())
     return torch.stack(losses).sum()
 
 
@@ -182,6 +200,7 @@ OBJECTIVES = {
     "estimate": estimation_loss,
     "isp": isp_loss,
     "slimmable": slimmable_loss,
+    "ladder": ladder_loss,
     "denoise": denoising_loss,
     "gate": gate_loss,
 }
