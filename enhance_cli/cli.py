@@ -676,6 +676,15 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            metavar="FRACTION",
+            help="denoise: the most FLOPs each image may spend, as a fraction of the full network's (as in "
+            "`enhance denoise --budget`). Default: the model's knee.",
+            show_default=False,
+        ),
+    ] = None,
     model: Model = None,
     limit: Annotated[int | None, typer.Option(min=1, metavar="N", help="Use only the first N images.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic degradation.")] = 0,
@@ -701,7 +710,7 @@ def evaluate(
 
       enhance eval Kodak24 --task isp --level 0.0025
 
-      enhance eval PolyU100 --task denoise --limit 20
+      enhance eval PolyU100 --task denoise --limit 20 --budget 0.5
 
       enhance eval my_photos/ --task jpeg --level 20 --restore-level auto
     """
@@ -716,6 +725,7 @@ def evaluate(
         level=synthesised,
         given_level=given,
         estimate=restore_level is not None and given is None,
+        budget=budget,
         model=model,
         limit=limit,
         seed=seed,

@@ -226,6 +226,7 @@ class EvalOptions:
     level: float | None = None  # the level synthesised (isp: shot-noise variance); None: the task's default
     given_level: float | None = None  # restore tasks: the level the model is told; None: the synthesised one
     estimate: bool = False  # restore tasks: the model estimates the level (given_level is then ignored)
+    budget: float | None = None  # denoise: the most FLOPs per image, a fraction of the full network's; None: default
     model: str | None = None
     limit: int | None = None
     seed: int = 0
@@ -318,7 +319,12 @@ def _eval_setup(folder: Path, options: EvalOptions) -> tuple[Any, Callable, str]
         if options.level is not None:
             raise UsageError("denoise is scored on real noisy photos beside clean references; --level does not apply")
         denoiser = Denoiser.for_model(options.model, **model_options)
-        return real_noise_benchmark(folder), denoiser.denoise, denoiser.card.name
+        if options.budget is not None:
+            denoiser.check_budget(options.budget)
+        denoise = partial(denoiser.denoise, budget=options.budget)
+        return real_noise_benchmark(folder), denoise, denoiser.card.name
+    if options.budget is not None:
+        raise UsageError(f"--budget is for denoise, whose network's width it limits; {task} has none")
     level = DEFAULT_EVAL_LEVELS[task] if options.level is None else options.level
     if task == "isp":
         from enhance_cli.develop import Developer, DevelopOptions

@@ -419,6 +419,14 @@ def test_eval_scores_denoise_on_real_pairs_in_either_layout(tmp_path, clean_pixe
         assert "dds-denoise on " in result.stdout and "noisy photo" in result.stdout
         before, after = _scores(tmp_path / f"{folder}.json")
         assert after > before + 3
+    result = enhance("eval", tmp_path / "split", "--task", "denoise", "--budget", "0.2", "--json", tmp_path / "b.json")
+    assert result.exit_code == 0, result.output
+
+    def flops(path: Path) -> float:
+        return json.loads(path.read_text())["images"][0]["flops_per_pixel"]
+
+    full = enhance("eval", tmp_path / "split", "--task", "denoise", "--budget", "1", "--json", tmp_path / "f.json")
+    assert full.exit_code == 0 and flops(tmp_path / "b.json") <= 0.2 * flops(tmp_path / "f.json") * 1.05
 
 
 @pytest.mark.shared_data("test/Kodak24")
@@ -447,6 +455,8 @@ def test_eval_takes_data_and_names_what_it_has(tmp_path, small_png):
         (["--task", "denoise", "--level", "5"], "--level does not apply"),
         (["--task", "isp", "--level", "9"], "isp's --level is the shot-noise variance per unit signal, 0-0.05"),
         (["--task", "isp", "--restore-level", "auto"], "--restore-level is for noise, jpeg and sr"),
+        (["--task", "jpeg", "--budget", "0.5"], "--budget is for denoise"),
+        (["--task", "denoise", "--budget", "0.05"], "below 0.124"),
     ],
 )
 def test_eval_options_that_do_not_apply_are_usage_errors(small_png, args, message):
