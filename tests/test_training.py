@@ -4,6 +4,7 @@ import dataclasses
 import json
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from safetensors.torch import load_file
@@ -61,9 +62,16 @@ def test_pinned_levels_train_both_ends_and_stratify_between():
 def test_each_level_can_see_its_own_patches():
     seen = []
 
-    def model(degraded, level):
-        seen.append(degraded)
-        return degraded
+    class Recorder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.where = torch.nn.Parameter(torch.zeros(1))  # the loop puts batches where the weights are
+
+        def forward(self, degraded, level):
+            seen.append(degraded)
+            return degraded
+
+    model = Recorder()
 
     for shared in (True, False):
         recipe = dataclasses.replace(RECIPES["hyperres-sr"], batch=2, levels_per_step=4, shared_patches=shared)
@@ -112,6 +120,11 @@ def test_training_runs_checkpoints_and_resumes(tmp_path, sample_pixels):
     assert "budget is spent" in (tmp_path / "budget" / "train.log").read_text()
     train(dataclasses.replace(recipe, steps=8), tmp_path / "budget")
     assert json.loads((tmp_path / "budget" / "summary.json").read_text())["steps"] == 8
+    assert json.loads((tmp_path / "budget" / "summary.json").read_text())["device"] == "cpu"
+
+    if not torch.cuda.is_available():  # the one flag that moves training to a lent GPU says why it cannot here
+        with pytest.raises(SystemExit, match="--device cuda: this machine has no CUDA GPU"):
+            train(recipe, tmp_path / "gpu", device="cuda")
 
 
 def test_estimators_train_on_their_own_loss(tmp_path, sample_pixels):

@@ -1,4 +1,5 @@
-"""``python -m enhance_cli.training RECIPE [--run-dir DIR] [--threads N]``: train one recipe."""
+"""``python -m enhance_cli.training RECIPE [--run-dir DIR] [--threads N] [--device cuda] [--minutes M]``: train
+one recipe."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def main() -> None:
     parser.add_argument(
         "--minutes", type=float, default=None, help="stop after this much wall time (checkpointed; run again to go on)"
     )
+    parser.add_argument(
+        "--device", default="cpu", help="where the network trains: cpu, or cuda on a machine with a GPU"
+    )
     parser.add_argument("--publish", action="store_true", help="then copy the weights and card into weights/")
     args = parser.parse_args()
     recipe = RECIPES[args.recipe]
@@ -33,7 +37,8 @@ def main() -> None:
 
         recipe = replace(recipe, steps=args.steps)
     run_dir = args.run_dir or stage_weights(recipe.name).parent
-    print(train(recipe, run_dir, threads=args.threads, init=args.init or recipe.init, minutes=args.minutes))
+    init = args.init or recipe.init
+    print(train(recipe, run_dir, threads=args.threads, init=init, minutes=args.minutes, device=args.device))
     if args.publish:
         print(publish(recipe, run_dir))
 

@@ -37,6 +37,18 @@ def stratified_levels(
     return [float(rng.uniform(a, b)) for a, b in zip(edges[:-1], edges[1:], strict=False)]
 
 
+def on_device(model: nn.Module, *tensors: torch.Tensor) -> list[torch.Tensor]:
+    """``tensors`` moved to where ``model``'s weights are. Batches are made on the CPU (numpy and a CPU
+    generator); with ``--device cuda`` the network, and the loss where it is simple, run on the GPU."""
+    device = next(model.parameters()).device
+    return [tensor.to(device) for tensor in tensors]
+
+
+def autocast(model: nn.Module, enabled: bool) -> torch.autocast:
+    """bf16 autocast on the model's device type, where the recipe asks for it."""
+    return torch.autocast(next(model.parameters()).device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
 def restoration_loss(
     model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
 ) -> torch.Tensor:
@@ -50,7 +62,8 @@ def restoration_loss(
     losses = []
     for level, target in zip(levels, groups, strict=True):
         degraded = task.degrade(target, level, generator)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
+        degraded, target = on_device(model, degraded, target)
+        with autocast(model, recipe.bf16):
             restored = model(degraded, level / recipe.norm_scale)
         loss = (restored.float() - target).abs().mean()
         if recipe.relative_loss:
@@ -69,8 +82,8 @@ def estimation_loss(
     levels = rng.uniform(*recipe.level_range, size=len(clean))
     degraded = torch.cat([task.degrade(c[None], float(lv), generator) for c, lv in zip(clean, levels, strict=False)])
     target = torch.from_numpy(levels / recipe.norm_scale).float()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
-        return model.loss(degraded, target)
+    with autocast(model, recipe.bf16):
+        return model.loss(*on_device(model, degraded, target))
 
 
 def isp_loss(
@@ -93,8 +106,8 @@ def isp_loss(
         texture=texture,
     )
     inputs = torch.cat([batch.mosaic, batch.noise_std], dim=1) if model.input_channels == 2 else batch.mosaic
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
-        camera = model(inputs)
+    with autocast(model, recipe.bf16):
+        camera = model(*on_device(model, inputs)).cpu()
     developed = linear_to_srgb(apply_matrix(camera.float(), batch.camera_to_srgb))
     error = developed - linear_to_srgb(batch.target)
     return error.square().mean() if recipe.squared_error else error.abs().mean()
@@ -114,7 +127,7 @@ def slimmable_loss(
     """DDS-Net stage 1 on camera-noise pairs: the sandwich rule with in-place synergy. The largest sub-network
     learns from the target; random ones from the target and the largest's output, the smallest from the target
     and the mean of them all."""
-    noisy, target = noisy_pairs(clean, rng, generator)
+    noisy, target = on_device(model, *noisy_pairs(clean, rng, generator))
     largest = model(noisy, widths=model.largest)
     losses = [(largest - target).abs().mean()]
     teachers = [largest.detach()]
@@ -135,7 +148,7 @@ def ladder_loss(
 ) -> torch.Tensor:
     """The ladder retrained: only the rungs progressive slimming kept, every one each step. The widest learns
     from the target; each thinner rung from the target and, at the synergy weight, the widest's output."""
-    noisy, target = noisy_pairs(clean, rng, generator)
+    noisy, target = on_device(model, *noisy_pairs(clean, rng, generator))
     *thinner, widest = model.rungs
     teacher_output = model(noisy, widths=widest)
     teacher = teacher_output.detach()
@@ -150,7 +163,7 @@ def denoising_loss(
     model: nn.Module, clean: torch.Tensor, recipe: Recipe, rng: np.random.Generator, generator: torch.Generator
 ) -> torch.Tensor:
     """A static denoiser on the super-network's camera-noise pairs: the baseline DDS-Net is measured against."""
-    noisy, target = noisy_pairs(clean, rng, generator)
+    noisy, target = on_device(model, *noisy_pairs(clean, rng, generator))
     return (model(noisy) - target).abs().mean()
 
 
@@ -179,7 +192,7 @@ def gate_loss(
 ) -> torch.Tensor:
     """DDS-Net stage 3: the gate learns each patch's label online, the super-network frozen; plus the complexity
     term ((spent - budget) / full)^2 on the batch's expected FLOPs, with the budget the ladder's knee."""
-    noisy, target = noisy_pairs(clean, rng, generator)
+    noisy, target = on_device(model, *noisy_pairs(clean, rng, generator))
     with torch.no_grad():
         outputs = [model(noisy, widths=widths).clamp(0, 1) for widths in model.rungs]
     if recipe.gate_tolerance is None:
@@ -190,7 +203,7 @@ def gate_loss(
     logits = model.gate_logits(noisy)
     if recipe.gate_tolerance is not None:  # the labels say what each patch needs; no pull towards a mean cost
         return nn.functional.cross_entropy(logits, labels)
-    relative = torch.as_tensor(model.relative_rung_costs()).float()
+    relative = torch.as_tensor(model.relative_rung_costs(), device=logits.device).float()
     spent = (logits.softmax(dim=1) * relative).sum(dim=1).mean()
     return nn.functional.cross_entropy(logits, labels) + (spent - model.default_budget) ** 2
 
@@ -226,13 +239,21 @@ def parameter_groups(model: nn.Module, recipe: Recipe) -> list[dict]:
 
 
 def train(
-    recipe: Recipe, run_dir: Path, threads: int | None = None, init: Path | None = None, minutes: float | None = None
+    recipe: Recipe,
+    run_dir: Path,
+    threads: int | None = None,
+    init: Path | None = None,
+    minutes: float | None = None,
+    device: str = "cpu",
 ) -> Path:
     """Train ``recipe`` in ``run_dir`` (resuming from its checkpoint); return the exported weights.
 
     ``init``: safetensors weights to start a fresh run from (e.g. the published model, to train it further).
     ``minutes``: stop after this much wall time (checkpointed and exported; run again to go on).
+    ``device``: where the network trains ("cuda" on a lent GPU); batches are made on the CPU either way.
     """
+    if device != "cpu" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {device}: this machine has no CUDA GPU that torch can use")
     if threads:
         torch.set_num_threads(threads)
     # Subnormal floats take a slow microcode path on x86: demosaicnet's converted weights trained 7x slower
@@ -244,7 +265,7 @@ def train(
 
     torch.manual_seed(recipe.seed)
     # Channels-last convolutions train about 15% faster on CPUs (oneDNN's native layout).
-    model = build_architecture(recipe.architecture, recipe.config).to(memory_format=torch.channels_last)
+    model = build_architecture(recipe.architecture, recipe.config).to(device, memory_format=torch.channels_last)
     if recipe.trainable:  # a later stage trains part of the network; the rest stays as the earlier stage left it
         for name, parameter in model.named_parameters():
             parameter.requires_grad_(name.startswith(recipe.trainable))
@@ -253,7 +274,7 @@ def train(
     generator = torch.Generator().manual_seed(recipe.seed)
     step, elapsed, threads_used = 0, 0.0, torch.get_num_threads()
     if checkpoint_path.exists():
-        state = torch.load(checkpoint_path, weights_only=True)
+        state = torch.load(checkpoint_path, weights_only=True, map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, elapsed = state["step"], state["elapsed"]
@@ -323,12 +344,13 @@ def train(
             break
 
     weights = run_dir / f"{recipe.name}.safetensors"
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+    save_file({k: v.contiguous().cpu() for k, v in model.state_dict().items()}, str(weights))
     summary = {
         "recipe": recipe.name,
         "steps": step,
         "wall_seconds": round(time.time() - started),
         "threads": threads_used,
+        "device": torch.cuda.get_device_name(device) if device != "cpu" else "cpu",
         "initialised_from": str(init) if init else None,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))

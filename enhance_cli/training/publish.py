@@ -49,7 +49,8 @@ def publish(recipe: Recipe, run_dir: Path, weights_dir: Path = WEIGHTS_DIR) -> P
             "patches_seen": summary["steps"] * recipe.batch * recipe.levels_per_step,
             "wall_seconds": summary["wall_seconds"],
             "hardware": f"{platform.processor() or platform.machine()}, {summary['threads']} CPU thread(s), "
-            f"torch {torch.__version__}, {'bf16 autocast' if recipe.bf16 else 'fp32'}",
+            + (f"{summary['device']} GPU, " if summary.get("device", "cpu") != "cpu" else "")
+            + f"torch {torch.__version__}, {'bf16 autocast' if recipe.bf16 else 'fp32'}",
             "date": date.today().isoformat(),
             **_previous_stage(recipe),
         },
