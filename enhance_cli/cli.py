@@ -424,9 +424,10 @@ def denoise(
         float | None,
         typer.Option(
             metavar="FRACTION",  # above 0, at most 1: checked with the library's own message (check_budget)
-            help="The most FLOPs each image may spend, as a fraction of the full network's, e.g. 0.5 (at least "
+            help="The most FLOPs the run may spend, as a fraction of the full network's, e.g. 0.5 (at least "
             "what the cheapest sub-network costs, 0.124; at most 1): a gate scores every tile, then gives the "
-            "budget to the tiles it is surest need a wider sub-network; 1 runs the full network everywhere. "
+            "budget to the tiles it is surest need a wider sub-network, and what an image leaves unspent goes "
+            "to the images after it; 1 runs the full network everywhere. "
             "Default: the knee of the model's FLOPs/quality ladder (`enhance models` shows it), where more FLOPs "
             "stop paying.",
             show_default=False,
@@ -680,7 +681,7 @@ def evaluate(
         float | None,
         typer.Option(
             metavar="FRACTION",
-            help="denoise: the most FLOPs each image may spend, as a fraction of the full network's (as in "
+            help="denoise: the most FLOPs the run may spend, as a fraction of the full network's (as in "
             "`enhance denoise --budget`). Default: the model's knee.",
             show_default=False,
         ),

@@ -226,7 +226,7 @@ class EvalOptions:
     level: float | None = None  # the level synthesised (isp: shot-noise variance); None: the task's default
     given_level: float | None = None  # restore tasks: the level the model is told; None: the synthesised one
     estimate: bool = False  # restore tasks: the model estimates the level (given_level is then ignored)
-    budget: float | None = None  # denoise: the most FLOPs per image, a fraction of the full network's; None: default
+    budget: float | None = None  # denoise: the run's FLOPs at most, a fraction of the full network's; None: default
     model: str | None = None
     limit: int | None = None
     seed: int = 0
@@ -314,14 +314,14 @@ def _eval_setup(folder: Path, options: EvalOptions) -> tuple[Any, Callable, str]
     if task in ("denoise", "isp") and (options.given_level is not None or options.estimate):
         raise UsageError(f"--restore-level is for noise, jpeg and sr; {task} is given no level")
     if task == "denoise":
-        from enhance_cli.denoiser import Denoiser
+        from enhance_cli.denoiser import Denoiser, Savings
 
         if options.level is not None:
             raise UsageError("denoise is scored on real noisy photos beside clean references; --level does not apply")
         denoiser = Denoiser.for_model(options.model, **model_options)
         if options.budget is not None:
             denoiser.check_budget(options.budget)
-        denoise = partial(denoiser.denoise, budget=options.budget)
+        denoise = partial(denoiser.denoise, budget=options.budget, savings=Savings())
         return real_noise_benchmark(folder), denoise, denoiser.card.name
     if options.budget is not None:
         raise UsageError(f"--budget is for denoise, whose network's width it limits; {task} has none")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,6 +28,26 @@ def check_budget(budget: float) -> float:
     if not 0 < budget <= 1:
         raise BudgetError(f"--budget must be in (0, 1] (a fraction of the full network's FLOPs), got {budget:g}")
     return float(budget)
+
+
+class Savings:
+    """What the images of a run left unspent under ``--budget`` (in full-network pixels), for the images after
+    them: so the run keeps to its budget as a whole, and an image that can only take whole rungs (one tile)
+    still gets the width the run can afford. It never goes below zero, and two threads never spend it twice."""
+
+    def __init__(self) -> None:
+        self._saved = 0.0
+        self._lock = threading.Lock()
+
+    def withdraw(self) -> float:
+        """All that is saved, for one image to spend."""
+        with self._lock:
+            taken, self._saved = self._saved, 0.0
+            return taken
+
+    def deposit(self, unspent: float) -> None:
+        with self._lock:
+            self._saved += max(unspent, 0.0)
 
 
 class Denoiser(LoadedModel):
@@ -70,17 +91,23 @@ class Denoiser(LoadedModel):
         return f"{self.rung_flops[rung] / 1e3:.0f}k"
 
     def denoise(
-        self, picture: Picture, budget: float | None = None, progress: Callable[[int, int], None] | None = None
+        self,
+        picture: Picture,
+        budget: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        savings: Savings | None = None,
     ) -> Outcome:
         """Denoise ``picture``. ``budget``: the fraction of the full network's FLOPs to spend, at most; the gate
         scores every tile first and the width goes to the tiles it is surest need it. None: each tile runs the
-        sub-network the gate judges it needs, up to the ladder's knee in all."""
+        sub-network the gate judges it needs, up to the ladder's knee in all. ``savings``: the run's, under a
+        budget; this image may spend them, and leaves what it does not."""
         needs = budget is None
         budget = self.default_budget if needs else self.check_budget(budget)
+        credit = savings.withdraw() if savings is not None and not needs else 0.0
         started = time.perf_counter()
         rgb = rgb_pixels(picture.pixels)
         plan = self.plan_for(*rgb.shape[:2])
-        rungs = iter(self.choose_rungs(rgb, plan, budget, needs))
+        rungs = iter(self.choose_rungs(rgb, plan, budget, needs, credit))
         chosen: Counter[int] = Counter()
         spent = 0.0
 
@@ -93,12 +120,18 @@ class Denoiser(LoadedModel):
             return self.model(self.to_device(batch), widths=self.rungs[rung]).clamp_(0, 1).cpu()
 
         result = run_tiled(network, rgb, plan, progress)
+        if savings is not None and not needs:
+            savings.deposit(credit + budget * result.processed_pixels - spent / self.full_flops)
         pixels = result.image
         if picture.pixels.shape[2] == 1:
             pixels = pixels.mean(axis=2, keepdims=True)
         details = {
             "budget": budget,
-            "budget_use": "what the gate judges each tile needs, up to the budget" if needs else "at most",
+            "budget_use": "what the gate judges each tile needs, up to the budget"
+            if needs
+            else "at most, with what earlier images of the run saved"
+            if savings is not None
+            else "at most",
             "flops_fraction": round(spent / (self.full_flops * result.processed_pixels), 4),
             "sub_networks": {self.rung_name(rung): chosen[rung] for rung in sorted(chosen)},
         }
@@ -106,9 +139,12 @@ class Denoiser(LoadedModel):
         restored = replace(picture, pixels=pixels)
         return Outcome(restored, None, result.tiles, round(spent), seconds, result.processed_pixels, details=details)
 
-    def choose_rungs(self, rgb: np.ndarray, plan: TilePlan, budget: float, needs: bool = False) -> np.ndarray:
-        """The rung each tile of ``plan`` runs, in the order they are processed, within ``budget``; ``needs``:
-        what the gate judges each tile needs (the cheapest rung adequate at even odds), within the budget."""
+    def choose_rungs(
+        self, rgb: np.ndarray, plan: TilePlan, budget: float, needs: bool = False, credit: float = 0.0
+    ) -> np.ndarray:
+        """The rung each tile of ``plan`` runs, in the order they are processed, within ``budget`` and
+        ``credit`` (full-network pixels saved earlier); ``needs``: what the gate judges each tile needs (the
+        cheapest rung adequate at even odds), within the budget."""
         if budget >= 1:
             return np.full(plan.tiles, len(self.rungs) - 1)
         logits, pixels = [], []
@@ -124,4 +160,5 @@ class Denoiser(LoadedModel):
             budget,
             self.gate_flops / self.full_flops,
             spend=not needs,
+            credit=credit,
         )

@@ -50,6 +50,7 @@ def write_report(path: Path, records: list[dict[str, Any]], total_seconds: float
         "ok": all(r["ok"] for r in records),
         "peak_rss_bytes": peak_rss_bytes(),
         **({"worker_peak_rss_bytes": worker_peak} if (worker_peak := _worker_peak(records)) else {}),
+        **({"flops_fraction": spent} if (spent := _run_flops_fraction(records)) is not None else {}),
         "setup_seconds": round(setup_seconds, 4),
         "total_seconds": round(total_seconds, 4),
     }
@@ -90,7 +91,17 @@ def print_summary(
         f"({setup_seconds:.1f} s loading models); "
         f"peak memory {peak_rss_bytes() / 2**20:.0f} MiB"
         + (f", up to {worker_peak / 2**20:.0f} MiB in each worker" if (worker_peak := _worker_peak(records)) else "")
+        + (f"; spent {spent:.0%} of the full network's FLOPs" if (spent := _run_flops_fraction(records)) else "")
     )
+
+
+def _run_flops_fraction(records: list[dict[str, Any]]) -> float | None:
+    """A dynamic network's FLOPs over the run, as a fraction of what its full width would have cost (None: the
+    run has no such network)."""
+    spent = [(r["flops"], r["flops"] / r["flops_fraction"]) for r in records if r.get("flops_fraction")]
+    if not spent:
+        return None
+    return round(sum(flops for flops, _ in spent) / sum(full for _, full in spent), 4)
 
 
 def _worker_peak(records: list[dict[str, Any]]) -> int:

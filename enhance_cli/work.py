@@ -150,17 +150,18 @@ class DevelopWork(Work):
 
 @dataclass(frozen=True)
 class DenoiseWork(Work):
-    budget: float | None  # the mean FLOPs to spend, as a fraction of the full network's; None: the ladder's knee
+    budget: float | None  # the run's FLOPs at most, as a fraction of the full network's; None: the ladder's knee
 
     def prepare(self, jobs: list[Job], plan: WorkerPlan) -> tuple[Any, Callable]:
-        from enhance_cli.denoiser import Denoiser, check_budget
+        from enhance_cli.denoiser import Denoiser, Savings, check_budget
 
         if self.budget is not None:
             check_budget(self.budget)  # before the model loads, where it can be
         denoiser = Denoiser.for_model(self.options.model, **self.options.model_options(plan))
         if self.budget is not None:
             denoiser.check_budget(self.budget)
-        return denoiser, lambda picture, progress: denoiser.denoise(picture, self.budget, progress)
+        savings = Savings()  # the run's (this worker's share of it): what images leave unspent, later ones spend
+        return denoiser, lambda picture, progress: denoiser.denoise(picture, self.budget, progress, savings)
 
 
 def _note_level(restorer: Restorer, level: float) -> None:

@@ -67,7 +67,9 @@ def test_the_report_records_what_each_image_spent_and_which_sub_networks_ran(tmp
             "--report", report, "-q",
         )  # fmt: skip
         assert result.exit_code == 0, result.output
-        entry = json.loads(report.read_text())["images"][0]
+        document = json.loads(report.read_text())
+        entry = document["images"][0]
+        assert document["flops_fraction"] == pytest.approx(entry["flops_fraction"], abs=1e-4)  # the run's
         assert entry["command"] == "denoise" and entry["model"] == "dds-denoise" and entry["budget"] == float(budget)
         assert sum(entry["sub_networks"].values()) == entry["tiles"] > 1 and entry["flops"] > 0
         spent[budget] = entry["flops_fraction"]
@@ -85,6 +87,33 @@ def test_a_budget_holds_on_any_image(sample_pixels, budget):
     photo = (sample_pixels[:256, :320] / 255).astype(np.float32)
     outcome = denoiser.denoise(Picture(photo, None, 8, None, None, "png"), budget)
     assert outcome.tiles > 4 and budget - 0.1 < outcome.details["flops_fraction"] <= budget
+
+
+def test_a_run_keeps_to_its_budget_and_spends_what_one_tile_images_leave(sample_pixels):
+    """One-tile images can only take whole rungs: alone, each at 0.5 gets the 36% one. Over a run, what they
+    leave goes to the images after them, and the run as a whole still spends at most its budget."""
+    from enhance_cli.denoiser import Denoiser, Savings
+
+    denoiser = Denoiser.for_model(device="cpu")
+    rng = np.random.default_rng(0)
+    photos = [
+        Picture(
+            np.round(np.clip(crop / 255 + rng.normal(0, 25 / 255, crop.shape), 0, 1) * 255).astype(np.float32) / 255,
+            None,
+            8,
+            None,
+            None,
+            "png",
+        )
+        for crop in (sample_pixels[y : y + 128, x : x + 128] for y in (0, 128) for x in (0, 128, 256))
+    ]
+    alone = [denoiser.denoise(photo, 0.5) for photo in photos]
+    savings = Savings()
+    run = [denoiser.denoise(photo, 0.5, savings=savings) for photo in photos]
+    assert all(outcome.tiles == 1 and outcome.details["flops_fraction"] <= 0.5 for outcome in alone)
+    spent = [outcome.details["flops_fraction"] for outcome in run]
+    assert np.mean(spent) <= 0.5 and np.mean(spent) > np.mean([o.details["flops_fraction"] for o in alone]) + 0.05
+    assert max(spent) > 0.5  # an image spent what earlier ones saved
 
 
 def test_by_default_a_clean_flat_image_costs_less_than_a_noisy_textured_one(sample_pixels):

@@ -98,9 +98,11 @@ def allocate_rungs(
     budget: float,
     gate: float,
     spend: bool = True,
+    credit: float = 0.0,
 ) -> np.ndarray:
     """One rung per tile (``logits``: tiles x rungs; ``pixels``: what each tile feeds the network) such that the
-    tiles' pixel-weighted mean cost, plus ``gate``'s, stays within ``budget`` (fractions of the full network).
+    tiles' pixel-weighted mean cost, plus ``gate``'s, stays within ``budget`` (fractions of the full network),
+    plus ``credit``: what earlier images of the run saved, in full-network pixels.
 
     The gate's softmax is each tile's probability that a rung is the cheapest adequate one, so the chance that
     rung r is adequate is the sum up to r. From the cheapest rung everywhere, buy the widening that adds most of
@@ -109,7 +111,7 @@ def allocate_rungs(
     chance = torch.softmax(logits.float(), dim=1).cumsum(dim=1).numpy()
     adequate = chance * pixels[:, None]
     costs = relative_costs[None, :] * pixels[:, None]
-    allowance = (budget - gate) * pixels.sum()
+    allowance = (budget - gate) * pixels.sum() + credit
     tiles = np.arange(len(pixels))
     widest = np.full(len(pixels), costs.shape[1] - 1) if spend else (chance < NEED_ODDS - 1e-6).sum(axis=1)
     rungs = np.zeros(len(pixels), dtype=int)
