@@ -325,7 +325,7 @@ def gate_benchmark(split: str, limit: int | None) -> dict:
     for budget in (None, 0.3, 0.5, 0.7, 1.0):
         label = "default (what each tile needs, up to the knee)" if budget is None else f"--budget {budget}"
         row = report(label, ours_row(ours, pairs, budget))
-        row["static_at_same_flops"] = float(np.interp(row["mean_flops_fraction"], costs, static))
+        row["static_at_same_flops"] = float(np.interp(row["run_flops_fraction"], costs, static))
         row["gain_over_static_db"] = row["psnr_rgb"] - row["static_at_same_flops"]
         print(f"    static at the same FLOPs {row['static_at_same_flops']:.2f} dB: {row['gain_over_static_db']:+.2f}")
         rows["default" if budget is None else f"budget{budget}"] = row
