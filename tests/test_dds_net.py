@@ -156,5 +156,9 @@ def test_the_allocation_keeps_to_the_budget_and_gives_width_where_the_gate_is_su
     assert spent(rungs) <= 0.7 and rungs[0] == 2 and rungs[2] == 0
     assert list(allocate_rungs(logits, costs, pixels, 0.1, 0.0)) == [0, 0, 0]
     assert spent(allocate_rungs(logits, costs, pixels, 0.6, 0.02)) + 0.02 <= 0.6
+    # Tiles the gate is unsure of start from the rung the budget affords everywhere, not from the cheapest: the
+    # extremes average worse than the middle (quality is concave in FLOPs).
+    assert list(allocate_rungs(torch.zeros(4, 3), costs, np.full(4, 100.0), 0.5, 0.0)) == [1, 1, 1, 1]
+    assert list(allocate_rungs(logits, costs, pixels, 0.6, 0.0)) == [2, 1, 0]
     # One tile whose gate ranks the middle rung least likely still gets the widest the budget affords.
     assert list(allocate_rungs(torch.tensor([[3.0, 0.0, 3.0]]), costs, pixels[:1], 0.6, 0.0)) == [1]

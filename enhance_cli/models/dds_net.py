@@ -107,16 +107,25 @@ def allocate_rungs(
     The gate's softmax is each tile's probability that a rung is the cheapest adequate one, so the chance that
     rung r is adequate is the sum up to r. From the cheapest rung everywhere, buy the widening that adds most of
     that chance per FLOP while the budget lasts: up to the widest rung where ``spend``, else up to the cheapest
-    rung at least ``NEED_ODDS`` likely to be adequate (what the tile needs; all of it, where that fits)."""
+    rung at least ``NEED_ODDS`` likely to be adequate (what the tile needs; all of it, where that fits).
+
+    Under a budget (``spend``) the widening starts from the rung the budget affords everywhere, or from what the
+    tile needs where that is cheaper: a tile the gate is unsure of is not left on the cheapest rung to buy the
+    widest for another, since quality is concave in FLOPs (on validation photos, ``--budget 0.5`` scored 33.33
+    dB this way against 33.19 from the cheapest rung, at the same 49.5% of the FLOPs)."""
     chance = torch.softmax(logits.float(), dim=1).cumsum(dim=1).numpy()
     adequate = chance * pixels[:, None]
     costs = relative_costs[None, :] * pixels[:, None]
     allowance = (budget - gate) * pixels.sum() + credit
     tiles = np.arange(len(pixels))
-    widest = np.full(len(pixels), costs.shape[1] - 1) if spend else (chance < NEED_ODDS - 1e-6).sum(axis=1)
+    needed = (chance < NEED_ODDS - 1e-6).sum(axis=1)
+    widest = np.full(len(pixels), costs.shape[1] - 1) if spend else needed
     rungs = np.zeros(len(pixels), dtype=int)
     if not spend and costs[tiles, widest].sum() <= allowance:
         return widest
+    if spend:  # from the rung the budget affords everywhere, or lower where the gate judges that enough
+        affordable = np.flatnonzero(relative_costs * pixels.sum() <= allowance)
+        rungs = np.minimum(needed, affordable[-1] if len(affordable) else 0)
     while True:  # widen, up to each tile's limit: the most chance gained per FLOP, among what still fits
         extra = costs - costs[tiles, rungs, None]
         gained = (adequate - adequate[tiles, rungs, None]) / np.maximum(extra, 1e-12)
