@@ -127,17 +127,20 @@ class Denoiser(LoadedModel):
             pixels = pixels.mean(axis=2, keepdims=True)
         details = {
             "budget": budget,
-            "budget_use": "what the gate judges each tile needs, up to the budget"
-            if needs
-            else "at most, with what earlier images of the run saved"
-            if savings is not None
-            else "at most",
+            "budget_use": self.budget_use(needs, savings is not None),
             "flops_fraction": round(spent / (self.full_flops * result.processed_pixels), 4),
             "sub_networks": {self.rung_name(rung): chosen[rung] for rung in sorted(chosen)},
         }
         seconds = time.perf_counter() - started
         restored = replace(picture, pixels=pixels)
         return Outcome(restored, None, result.tiles, round(spent), seconds, result.processed_pixels, details=details)
+
+    @staticmethod
+    def budget_use(needs: bool, run: bool) -> str:
+        """How the report describes the budget: what the tiles need, or a ceiling (over the run, or this image)."""
+        if needs:
+            return "what the gate judges each tile needs, up to the budget"
+        return "at most, with what earlier images of the run saved" if run else "at most"
 
     def choose_rungs(
         self, rgb: np.ndarray, plan: TilePlan, budget: float, needs: bool = False, credit: float = 0.0

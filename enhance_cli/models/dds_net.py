@@ -105,14 +105,15 @@ def allocate_rungs(
     plus ``credit``: what earlier images of the run saved, in full-network pixels.
 
     The gate's softmax is each tile's probability that a rung is the cheapest adequate one, so the chance that
-    rung r is adequate is the sum up to r. From the cheapest rung everywhere, buy the widening that adds most of
-    that chance per FLOP while the budget lasts: up to the widest rung where ``spend``, else up to the cheapest
+    rung r is adequate is the sum up to r. From a starting rung per tile (below), buy the widening that adds
+    most of that chance per FLOP while the budget lasts: up to the widest rung where ``spend``, else up to the cheapest
     rung at least ``NEED_ODDS`` likely to be adequate (what the tile needs; all of it, where that fits).
 
-    Under a budget (``spend``) the widening starts from the rung the budget affords everywhere, or from what the
-    tile needs where that is cheaper: a tile the gate is unsure of is not left on the cheapest rung to buy the
-    widest for another, since quality is concave in FLOPs (on validation photos, ``--budget 0.5`` scored 33.33
-    dB this way against 33.19 from the cheapest rung, at the same 49.5% of the FLOPs)."""
+    Without ``spend`` every tile starts on the cheapest rung. Under a budget (``spend``) the widening starts from
+    the rung the budget affords everywhere, or from what the tile needs where that is cheaper: a tile the gate is
+    unsure of is not left on the cheapest rung to buy the widest for another, since quality is concave in FLOPs
+    (on validation photos, ``--budget 0.5`` scored 33.33 dB this way against 33.19 from the cheapest rung, at
+    the same 49.5% of the FLOPs)."""
     chance = torch.softmax(logits.float(), dim=1).cumsum(dim=1).numpy()
     adequate = chance * pixels[:, None]
     costs = relative_costs[None, :] * pixels[:, None]
